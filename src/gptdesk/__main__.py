@@ -1,0 +1,5 @@
+"""Lets `python -m gptdesk` run the command-line interface."""
+
+from gptdesk.cli import app
+
+app()

@@ -1,0 +1,1 @@
+"""Authentication: keys and tokens (the GoTrue-compatible surface grows here)."""

@@ -1,0 +1,79 @@
+"""Every setting of GPT Desk in one typed class, read from GPTDESK_* environment variables."""
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting has a value GPT Desk cannot work with."""
+
+
+def default_data_dir() -> Path:
+    """Where GPT Desk keeps its data when not told: per user, or /var/lib/gptdesk for root."""
+    if os.geteuid() == 0:
+        # root's home is not searchable by the unprivileged user PostgreSQL runs as.
+        return Path("/var/lib/gptdesk")
+    return Path(user_data_dir("gptdesk", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """GPT Desk configuration; each field is GPTDESK_<FIELD NAME> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="GPTDESK_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL (postgresql://user:pass@host:port/db) of an existing "
+        "database, used to migrate; when unset an embedded PostgreSQL is started.",
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Folder for the embedded PostgreSQL cluster, the JWT secret and logs.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(default=8000, ge=0, le=65535, description="HTTP port.")
+    workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes.")
+    public_url: str | None = Field(
+        default=None, description="URL clients use to reach GPT Desk (default http://HOST:PORT)."
+    )
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 secret for access tokens and the anon/service-role keys; generated "
+        "once and kept in the data dir when unset. Hosts of one deployment must share it.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default=["*"], description="Comma-separated origins allowed by CORS ('*' for any)."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lowest log level written."
+    )
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="'json' (one object a line) or 'console' (for humans)."
+    )
+    db_pool_min: int = Field(
+        default=2, ge=0, description="Pooled connections kept open per worker."
+    )
+    db_pool_max: int = Field(default=10, ge=1, description="Pooled connections at most per worker.")
+    embedded_pg_port: int = Field(
+        default=0, ge=0, le=65535, description="Port of the embedded PostgreSQL (0: a free one)."
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @property
+    def base_url(self) -> str:
+        """The URL printed for people and clients."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"

@@ -1,0 +1,1 @@
+"""Everything that talks to PostgreSQL: the embedded server, migrations, the pool, the scope."""

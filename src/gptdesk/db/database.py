@@ -1,0 +1,100 @@
+"""Getting hold of the database: the embedded cluster or a given URL, checked and migrated."""
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from gptdesk.datadir import DataDir
+from gptdesk.db import migrate
+from gptdesk.db.embedded import EmbeddedPostgres
+from gptdesk.db.roles import DatabaseUrlError, set_authenticator_password
+
+EMBEDDED_DATABASE = "gptdesk"
+CONNECT_TIMEOUT_S = 10.0
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or logged into; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What preparing the database did."""
+
+    applied: list[str]
+    server_version: str
+
+
+def redact(dsn: str) -> str:
+    """The URL with its password masked, for messages and logs."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """Connect as the owner, turning every way that fails into one clear message."""
+    where = redact(dsn)
+    try:
+        return await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_S)
+    except asyncpg.InvalidPasswordError:
+        raise DatabaseUnavailable(f"wrong password for {where}") from None
+    except asyncpg.InvalidAuthorizationSpecificationError as exc:
+        raise DatabaseUnavailable(f"cannot log in to {where}: {exc}") from None
+    except asyncpg.InvalidCatalogNameError:
+        raise DatabaseUnavailable(f"database in {where} does not exist; create it first") from None
+    except (OSError, TimeoutError, asyncpg.CannotConnectNowError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise DatabaseUnavailable(
+            f"cannot reach PostgreSQL at {where} ({reason}); is it running, and is the URL right?"
+        ) from None
+    except ValueError as exc:  # asyncpg's answer to a malformed URL
+        raise DatabaseUrlError(f"invalid database URL {where}: {exc}") from None
+
+
+async def ensure_database(maintenance_dsn: str, name: str) -> str:
+    """Create database `name` in the cluster if missing; return its URL."""
+    conn = await connect(maintenance_dsn)
+    try:
+        if not await conn.fetchval("select true from pg_database where datname = $1", name):
+            await conn.execute(f'create database "{name}"')
+    finally:
+        await conn.close()
+    return urlunsplit(urlsplit(maintenance_dsn)._replace(path=f"/{name}"))
+
+
+async def prepare(admin_dsn: str, jwt_secret: str) -> Prepared:
+    """Apply pending migrations and let the authenticator log in; refuse PostgreSQL < 15."""
+    conn = await connect(admin_dsn)
+    try:
+        version_num = int(await conn.fetchval("show server_version_num"))
+        if version_num < 150000:
+            raise DatabaseUnavailable(
+                f"GPT Desk needs PostgreSQL 15 or newer; {redact(admin_dsn)} runs "
+                f"{await conn.fetchval('show server_version')}"
+            )
+        applied = await migrate.apply(conn, migrate.discover(migrate.migrations_dir()))
+        await set_authenticator_password(conn, jwt_secret)
+        return Prepared(applied, str(await conn.fetchval("show server_version")))
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def open_database(database_url: str | None, data_dir: DataDir, port: int = 0) -> Iterator[str]:
+    """Yield the owner URL: the given one, or the embedded cluster's, started and later stopped."""
+    if database_url:
+        yield database_url
+        return
+    embedded = EmbeddedPostgres(data_dir.path, port)
+    embedded.start()
+    try:
+        yield asyncio.run(ensure_database(embedded.dsn, EMBEDDED_DATABASE))
+    finally:
+        embedded.stop()

@@ -1,0 +1,112 @@
+"""The request scope: the one place that switches role and sets the JWT claims.
+
+Every request for a user runs inside `Scope.as_claims(claims)`: a pooled connection, one
+transaction, the role named by the claims and `request.jwt.claims` (plus the request's
+method, path and headers) set with SET LOCAL semantics, all sent in a single round trip,
+as PostgREST does. Row-level security then decides what the work inside may see and do.
+"""
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import orjson
+
+API_ROLES = frozenset({"anon", "authenticated", "service_role"})
+# Credentials stay out of SQL-visible settings: policies need who, not the token itself.
+_HIDDEN_HEADERS = frozenset({"authorization", "apikey", "cookie", "proxy-authorization"})
+
+
+class ScopeError(Exception):
+    """The claims name a role requests may not take, or the transaction did not commit."""
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What a policy or audit function may know of the HTTP request."""
+
+    method: str = ""
+    path: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def quote_literal(text: str) -> str:
+    """A SQL string literal for `text` (standard_conforming_strings is on for our pool)."""
+    if "\x00" in text:
+        raise ScopeError("NUL characters cannot be sent to PostgreSQL")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def role_of(claims: Mapping[str, Any] | None) -> str:
+    """The database role a request with these claims runs as."""
+    role = (claims or {}).get("role") or "anon"
+    if role not in API_ROLES:
+        raise ScopeError(f"role {role!r} is not one a request may take")
+    return str(role)
+
+
+def preamble(
+    claims: Mapping[str, Any] | None, request: RequestInfo | None = None, *, read_only: bool = False
+) -> str:
+    """The statement that opens a request transaction: BEGIN, role, claims, request facts."""
+    role = role_of(claims)
+    request = request or RequestInfo()
+    headers = {
+        name.lower(): value
+        for name, value in request.headers.items()
+        if name.lower() not in _HIDDEN_HEADERS
+    }
+    settings = {
+        "role": role,
+        "request.jwt.claims": orjson.dumps(dict(claims) if claims else {"role": role}).decode(),
+        "request.method": request.method,
+        "request.path": request.path,
+        "request.headers": orjson.dumps(headers).decode(),
+    }
+    calls = ", ".join(
+        f"set_config({quote_literal(name)}, {quote_literal(value)}, true)"
+        for name, value in settings.items()
+    )
+    begin = "begin read only" if read_only else "begin"
+    return f"{begin}; select {calls}"
+
+
+class Scope:
+    """Opens request transactions on a pool as the role and claims of each request."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @asynccontextmanager
+    async def as_claims(
+        self,
+        claims: Mapping[str, Any] | None,
+        *,
+        request: RequestInfo | None = None,
+        read_only: bool = False,
+    ) -> AsyncIterator[asyncpg.Connection]:
+        """Yield a connection in a transaction run as `claims`; commit, or roll back on error."""
+        opening = preamble(claims, request, read_only=read_only)
+        async with self.pool.acquire() as conn:
+            try:
+                await conn.execute(opening)
+                yield conn
+            except BaseException:
+                await _roll_back(conn)
+                raise
+            status = await conn.execute("commit")
+            if status != "COMMIT":
+                # PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK.
+                raise ScopeError("the transaction had failed and was rolled back")
+
+
+async def _roll_back(conn: asyncpg.Connection) -> None:
+    """Roll back if a transaction is open; a broken connection is dropped by the pool."""
+    if conn.is_closed() or not conn.is_in_transaction():
+        return
+    try:
+        await conn.execute("rollback")
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        conn.terminate()
