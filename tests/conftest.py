@@ -34,7 +34,7 @@ TEST_JWT_SECRET = "test-secret-" + "x" * 40
 
 
 @dataclass(frozen=True)
-class TestDatabase:
+class MigratedDatabase:
     """A migrated database made for this test run."""
 
     admin_dsn: str
@@ -91,13 +91,13 @@ async def drop_database(cluster_dsn: str, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-async def db(postgres_cluster: str) -> AsyncIterator[TestDatabase]:
+async def db(postgres_cluster: str) -> AsyncIterator[MigratedDatabase]:
     """A fresh database with every migration applied."""
     name = f"gptdesk_test_{secrets.token_hex(4)}"
     admin_dsn = await ensure_database(postgres_cluster, name)
     try:
         await prepare(admin_dsn, TEST_JWT_SECRET)
-        yield TestDatabase(
+        yield MigratedDatabase(
             admin_dsn, authenticator_dsn(admin_dsn, TEST_JWT_SECRET), TEST_JWT_SECRET
         )
     finally:
@@ -105,7 +105,7 @@ async def db(postgres_cluster: str) -> AsyncIterator[TestDatabase]:
 
 
 @pytest.fixture(scope="session")
-async def scope(db: TestDatabase) -> AsyncIterator[Scope]:
+async def scope(db: MigratedDatabase) -> AsyncIterator[Scope]:
     """The request scope over a pool logged in as the authenticator."""
     pool = await create_pool(db.app_dsn, min_size=1, max_size=4)
     try:
@@ -115,7 +115,7 @@ async def scope(db: TestDatabase) -> AsyncIterator[Scope]:
 
 
 @pytest.fixture
-async def admin_conn(db: TestDatabase) -> AsyncIterator[asyncpg.Connection]:
+async def admin_conn(db: MigratedDatabase) -> AsyncIterator[asyncpg.Connection]:
     """A connection as the owner, for arranging data (it bypasses RLS)."""
     conn = await asyncpg.connect(db.admin_dsn)
     try:
@@ -159,7 +159,7 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 30.0) -> int
 
 
 @pytest.fixture(scope="session")
-def server(db: TestDatabase) -> Iterator[LiveServer]:
+def server(db: MigratedDatabase) -> Iterator[LiveServer]:
     """The real server (uvicorn over real HTTP) on a free loopback port, on the test database."""
     port = free_port()
     data_dir = scratch_dir("gptdesk-test-server-")

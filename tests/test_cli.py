@@ -16,7 +16,13 @@ import pytest
 
 from gptdesk.db.embedded import free_port
 from gptdesk.db.migrate import discover, migrations_dir
-from tests.conftest import TestDatabase, gptdesk_command, scratch_dir, stop_process, wait_healthy
+from tests.conftest import (
+    MigratedDatabase,
+    gptdesk_command,
+    scratch_dir,
+    stop_process,
+    wait_healthy,
+)
 
 
 @pytest.fixture
@@ -68,7 +74,7 @@ def test_keys_follow_the_given_secret(data_dir: Path) -> None:
     assert jwt.decode(keys["anon_key"], "s" * 40, algorithms=["HS256"])["role"] == "anon"
 
 
-def test_migrate_status_lists_every_shipped_migration(db: TestDatabase, data_dir: Path) -> None:
+def test_migrate_status_lists_every_shipped_migration(db: MigratedDatabase, data_dir: Path) -> None:
     env = clean_env(GPTDESK_DATA_DIR=str(data_dir), GPTDESK_DATABASE_URL=db.admin_dsn)
     result = gptdesk("migrate", "--status", env=env)
     assert result.returncode == 0, result.stderr
@@ -90,7 +96,8 @@ def test_unreachable_database(data_dir: Path) -> None:
 
 def test_malformed_database_url(data_dir: Path) -> None:
     env = clean_env(GPTDESK_DATA_DIR=str(data_dir), GPTDESK_DATABASE_URL="mysql://x@y/z")
-    assert_one_line_error(gptdesk("serve", "--port", str(free_port()), env=env), "postgresql://")
+    result = gptdesk("serve", "--port", str(free_port()), env=env)
+    assert_one_line_error(result, "invalid settings: database_url: Value error, must look like")
 
 
 def test_wrong_password(data_dir: Path) -> None:

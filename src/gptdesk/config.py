@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, field_validator
@@ -62,6 +63,16 @@ class Settings(BaseSettings):
     embedded_pg_port: int = Field(
         default=0, ge=0, le=65535, description="Port of the embedded PostgreSQL (0: a free one)."
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("postgres", "postgresql") or not parts.hostname:
+            raise ValueError("must look like postgresql://user:password@host:port/database")
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -21,6 +21,14 @@ from gptdesk.log import configure_logging
 log = structlog.get_logger("gptdesk.server")
 
 
+class ShutdownRequested(BaseException):
+    """SIGINT or SIGTERM arrived outside uvicorn's own handling (or was re-raised by it)."""
+
+
+def _request_shutdown(signum: int, _frame: object) -> None:
+    raise ShutdownRequested(signum)
+
+
 class PortInUse(Exception):
     """The HTTP port is taken."""
 
@@ -68,8 +76,10 @@ def banner(settings: Settings, secret: str, database: str) -> str:
 def serve(settings: Settings) -> None:
     """Run GPT Desk until SIGINT/SIGTERM, then stop the embedded PostgreSQL cleanly."""
     configure_logging(settings.log_level, settings.log_format)
-    # Until uvicorn installs its own handlers, SIGTERM unwinds through the cleanup below.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    # uvicorn handles both signals while it serves and re-raises them once it has stopped;
+    # before and after that they unwind through the cleanup below and end in a clean exit.
+    signal.signal(signal.SIGTERM, _request_shutdown)
+    signal.signal(signal.SIGINT, _request_shutdown)
     if settings.port == 0:
         settings = settings.model_copy(update={"port": free_port()})
     data_dir = DataDir(settings.data_dir)
@@ -103,5 +113,7 @@ def serve(settings: Settings) -> None:
                 proxy_headers=True,
                 server_header=False,
             )
+    except ShutdownRequested:
+        log.info("stopped")
     finally:
         data_dir.unlock()

@@ -9,7 +9,7 @@ import pytest
 
 from gptdesk.db.pool import create_pool
 from gptdesk.db.scope import RequestInfo, Scope, ScopeError, preamble, quote_literal
-from tests.conftest import TestDatabase
+from tests.conftest import MigratedDatabase
 
 USER = "00000000-0000-4000-8000-00000000aaaa"
 
@@ -82,7 +82,7 @@ async def test_anon_and_service_role(scope: Scope) -> None:
         assert await conn.fetchval("select current_user") == "service_role"
 
 
-async def test_settings_do_not_leak_to_the_next_request(db: TestDatabase) -> None:
+async def test_settings_do_not_leak_to_the_next_request(db: MigratedDatabase) -> None:
     pool = await create_pool(db.app_dsn, min_size=1, max_size=1)  # same connection twice
     try:
         scope = Scope(pool)
@@ -127,7 +127,7 @@ async def test_read_only_scope_refuses_writes(scope: Scope) -> None:
             await conn.execute("create temp table nope (id int)")
 
 
-async def test_cancelled_request_returns_a_clean_connection(db: TestDatabase) -> None:
+async def test_cancelled_request_returns_a_clean_connection(db: MigratedDatabase) -> None:
     pool = await create_pool(db.app_dsn, min_size=1, max_size=1)
     try:
         scope = Scope(pool)

@@ -1,0 +1,16 @@
+"""Runs every benchmark of bench/ in turn (`make bench`); record the figures in RESULTS.md."""
+
+import subprocess
+import sys
+
+BENCHMARKS = ["bench.footprint", "bench.scope_throughput"]
+
+
+def main() -> None:
+    for module in BENCHMARKS:
+        print(f"== {module}", flush=True)
+        subprocess.run([sys.executable, "-m", module, *sys.argv[1:]], check=True)
+
+
+if __name__ == "__main__":
+    main()
