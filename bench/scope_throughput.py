@@ -8,6 +8,8 @@ query from 1 and 8 connections (one client task per connection) for SECONDS each
   ceiling   the same SQL as the owner, no transaction, no role switch, no RLS
   scoped    `Scope.as_claims(user)` (BEGIN + role + claims in one round trip), the query
             under RLS, COMMIT: what every API request pays
+  scoped_without_rls  the same scope as service_role (BYPASSRLS), asyncpg only: splits
+            the cost between the transaction's round trips and the policies
 
 for both drivers (asyncpg, psycopg 3), and prints queries/s, p50/p99 and scoped/ceiling.
 Set GPTDESK_BENCH_DATABASE_URL to run on an existing cluster instead of an embedded one.
@@ -123,10 +125,16 @@ async def run_asyncpg(
             rows = await conn.fetch(HOT_QUERY, team)
             assert len(rows) == 20, "RLS hid the user's own team"
 
+    async def scoped_bypass(_: int) -> None:
+        team, _user = rng.choice(people)
+        async with scope.as_claims({"role": "service_role"}, read_only=True) as conn:
+            await conn.fetch(HOT_QUERY, team)
+
     try:
         return {
             "ceiling": await drive(clients, seconds, ceiling),
             "scoped": await drive(clients, seconds, scoped),
+            "scoped_without_rls": await drive(clients, seconds, scoped_bypass),
         }
     finally:
         await owner.close()
