@@ -48,3 +48,8 @@ def test_empty_database_url_means_embedded() -> None:
 def test_base_url() -> None:
     assert Settings(host="0.0.0.0", port=8080).base_url == "http://127.0.0.1:8080"
     assert Settings(public_url="https://desk.example/").base_url == "https://desk.example"
+
+
+def test_pool_min_cannot_exceed_max() -> None:
+    with pytest.raises(ValidationError, match="must not exceed"):
+        Settings(db_pool_min=5, db_pool_max=2)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _check_pool(self) -> "Settings":
+        if self.db_pool_min > self.db_pool_max:
+            raise ValueError("GPTDESK_DB_POOL_MIN must not exceed GPTDESK_DB_POOL_MAX")
+        return self
 
     @property
     def base_url(self) -> str:

@@ -28,8 +28,9 @@ class DataDir:
     def prepare(self) -> None:
         """Create the folder if needed and check that files can be written in it."""
         try:
+            created = not self.path.exists()
             self.path.mkdir(parents=True, exist_ok=True)
-            if os.geteuid() == 0:
+            if created and os.geteuid() == 0:
                 # PostgreSQL runs unprivileged below it: it must be able to pass through.
                 self.path.chmod(0o711)
             probe = self.path / ".write-test"

@@ -88,7 +88,11 @@ def serve(settings: Settings) -> None:
     try:
         check_port(settings.host, settings.port)
         secret = resolve_secret(settings, data_dir)
-        with open_database(settings.database_url, data_dir, settings.embedded_pg_port) as dsn:
+        # Room for every worker's pool, plus the owner's and a psql or two.
+        max_connections = max(100, settings.workers * settings.db_pool_max + 20)
+        with open_database(
+            settings.database_url, data_dir, settings.embedded_pg_port, max_connections
+        ) as dsn:
             prepared = asyncio.run(prepare(dsn, secret))
             if prepared.applied:
                 log.info("migrations applied", versions=prepared.applied)

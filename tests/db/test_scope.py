@@ -145,3 +145,37 @@ async def test_cancelled_request_returns_a_clean_connection(db: MigratedDatabase
             assert await conn.fetchval("select current_user") == "anon"
     finally:
         await pool.close()
+
+
+def test_a_nul_in_the_request_path_is_stored_not_refused() -> None:
+    sql = preamble(None, RequestInfo("GET", "/x\x00y", {"x-h": "a\x00b"}, "10.0.0.1"))
+    assert "\x00" not in sql and "/x\ufffdy" in sql
+    assert "set_config('request.client_ip', '10.0.0.1', true)" in sql
+
+
+@pytest.mark.parametrize("role", [["authenticated"], {"r": 1}, 1, True])
+def test_a_role_that_is_not_a_string_is_refused(role: object) -> None:
+    with pytest.raises(ScopeError):
+        preamble({"role": role})
+
+
+def test_claims_with_nul_are_refused() -> None:
+    with pytest.raises(ScopeError, match="NUL"):
+        preamble({"role": "authenticated", "email": "a\x00@example.com"})
+
+
+async def test_request_facts_reach_sql(scope: Scope) -> None:
+    info = RequestInfo("GET", "/p\x00q", {"user-agent": "probe/1"}, "192.0.2.7")
+    async with scope.as_claims(None, request=info) as conn:
+        row = await conn.fetchrow(
+            "select current_setting('request.client_ip') as ip, "
+            "current_setting('request.path') as path, "
+            "current_setting('request.headers')::jsonb ->> 'user-agent' as ua"
+        )
+    assert dict(row) == {"ip": "192.0.2.7", "path": "/p\ufffdq", "ua": "probe/1"}
+
+
+async def test_ending_the_transaction_inside_the_scope_is_an_error(scope: Scope) -> None:
+    with pytest.raises(ScopeError, match="ended inside its scope"):
+        async with scope.as_claims({"role": "service_role"}) as conn:
+            await conn.execute("commit")

@@ -11,7 +11,7 @@ import asyncpg
 from gptdesk.datadir import DataDir
 from gptdesk.db import migrate
 from gptdesk.db.embedded import EmbeddedPostgres
-from gptdesk.db.roles import DatabaseUrlError, set_authenticator_password
+from gptdesk.db.roles import DatabaseUrlError, authenticator_dsn, set_authenticator_password
 
 EMBEDDED_DATABASE = "gptdesk"
 CONNECT_TIMEOUT_S = 10.0
@@ -74,27 +74,53 @@ async def prepare(admin_dsn: str, jwt_secret: str) -> Prepared:
     conn = await connect(admin_dsn)
     try:
         version_num = int(await conn.fetchval("show server_version_num"))
+        version = str(await conn.fetchval("show server_version"))
         if version_num < 150000:
             raise DatabaseUnavailable(
-                f"GPT Desk needs PostgreSQL 15 or newer; {redact(admin_dsn)} runs "
-                f"{await conn.fetchval('show server_version')}"
+                f"GPT Desk needs PostgreSQL 15 or newer; {redact(admin_dsn)} runs {version}"
             )
         applied = await migrate.apply(conn, migrate.discover(migrate.migrations_dir()))
-        await set_authenticator_password(conn, jwt_secret)
-        return Prepared(applied, str(await conn.fetchval("show server_version")))
+        if not await _authenticator_can_log_in(admin_dsn, jwt_secret):
+            await set_authenticator_password(conn, jwt_secret)
+        return Prepared(applied, version)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        code = getattr(exc, "sqlstate", None)
+        raise DatabaseUnavailable(
+            f"preparing {redact(admin_dsn)} failed: {exc}"
+            + (f" (SQLSTATE {code})" if code else "")
+            + "; the URL's user must own the database and be able to create roles"
+        ) from None
     finally:
         await conn.close()
 
 
+async def _authenticator_can_log_in(admin_dsn: str, jwt_secret: str) -> bool:
+    """Whether the request pool's login works already (the password is only set when not).
+
+    The role is cluster-wide: resetting its password on every start would lock out another
+    deployment sharing the cluster with a different secret at each of our restarts.
+    """
+    try:
+        conn = await asyncpg.connect(
+            authenticator_dsn(admin_dsn, jwt_secret), timeout=CONNECT_TIMEOUT_S
+        )
+    except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError):
+        return False
+    await conn.close()
+    return True
+
+
 @contextmanager
-def open_database(database_url: str | None, data_dir: DataDir, port: int = 0) -> Iterator[str]:
+def open_database(
+    database_url: str | None, data_dir: DataDir, port: int = 0, max_connections: int = 200
+) -> Iterator[str]:
     """Yield the owner URL: the given one, or the embedded cluster's, started and later stopped."""
     if database_url:
         yield database_url
         return
-    embedded = EmbeddedPostgres(data_dir.path, port)
-    embedded.start()
+    embedded = EmbeddedPostgres(data_dir.path, port, max_connections)
     try:
+        embedded.start()
         yield asyncio.run(ensure_database(embedded.dsn, EMBEDDED_DATABASE))
-    finally:
+    finally:  # also when a signal interrupts the start: never leave it running unlocked
         embedded.stop()

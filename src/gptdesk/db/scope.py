@@ -30,6 +30,7 @@ class RequestInfo:
     method: str = ""
     path: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
+    client_ip: str = ""  # the peer uvicorn resolved (trusted proxies only), never a header
 
 
 def quote_literal(text: str) -> str:
@@ -42,9 +43,14 @@ def quote_literal(text: str) -> str:
 def role_of(claims: Mapping[str, Any] | None) -> str:
     """The database role a request with these claims runs as."""
     role = (claims or {}).get("role") or "anon"
-    if role not in API_ROLES:
+    if not isinstance(role, str) or role not in API_ROLES:
         raise ScopeError(f"role {role!r} is not one a request may take")
-    return str(role)
+    return role
+
+
+def _printable(text: str) -> str:
+    """Request facts as PostgreSQL can store them: NUL (legal in a decoded URL) replaced."""
+    return text.replace("\x00", "\ufffd")
 
 
 def preamble(
@@ -54,16 +60,20 @@ def preamble(
     role = role_of(claims)
     request = request or RequestInfo()
     headers = {
-        name.lower(): value
+        _printable(name.lower()): _printable(value)
         for name, value in request.headers.items()
         if name.lower() not in _HIDDEN_HEADERS
     }
+    claims_json = orjson.dumps(dict(claims) if claims else {"role": role}).decode()
+    if "\\u0000" in claims_json:  # jsonb refuses it; every policy reading claims would fail
+        raise ScopeError("claims must not contain NUL characters")
     settings = {
         "role": role,
-        "request.jwt.claims": orjson.dumps(dict(claims) if claims else {"role": role}).decode(),
-        "request.method": request.method,
-        "request.path": request.path,
+        "request.jwt.claims": claims_json,
+        "request.method": _printable(request.method),
+        "request.path": _printable(request.path),
         "request.headers": orjson.dumps(headers).decode(),
+        "request.client_ip": _printable(request.client_ip),
     }
     calls = ", ".join(
         f"set_config({quote_literal(name)}, {quote_literal(value)}, true)"
@@ -96,6 +106,8 @@ class Scope:
             except BaseException:
                 await _roll_back(conn)
                 raise
+            if not conn.is_in_transaction():
+                raise ScopeError("the request's transaction was ended inside its scope")
             status = await conn.execute("commit")
             if status != "COMMIT":
                 # PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK.
