@@ -81,5 +81,9 @@ alter default privileges in schema public
   grant all on tables to service_role;
 alter default privileges in schema public
   grant usage, select on sequences to anon, authenticated, service_role;
+-- Functions are not executable by PUBLIC (PostgreSQL's default) nor anon unless a migration
+-- grants it: a function made for signed-in users must not be callable anonymously by accident.
 alter default privileges in schema public
-  grant execute on functions to anon, authenticated, service_role;
+  revoke execute on functions from public;
+alter default privileges in schema public
+  grant execute on functions to authenticated, service_role;

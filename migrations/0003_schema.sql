@@ -4,9 +4,10 @@
 --
 -- Names and columns are the seed's. Completed where the seed is silent: gen_random_uuid()
 -- instead of uuid-ossp (absent from the embedded PostgreSQL), NOT NULL on columns that have a
--- default and no meaning when null, CHECK constraints on names, numbers and counters,
--- audit_logs.team_id (so team admins can be given their team's audit rows), and owner columns
--- that default to the signed-in user (auth.uid()), as Supabase projects usually do.
+-- default and no meaning when null, CHECK constraints on names, numbers and counters, a
+-- document's object path kept inside its team's folder of the bucket, audit_logs.team_id (so
+-- team admins can be given their team's audit rows), and owner columns that default to the
+-- signed-in user (auth.uid()), as Supabase projects usually do.
 set local lock_timeout = '5s';
 
 -- Trigram search on GPT names (ILIKE '%…%' through an index); core in PG 15 and 18 alike.
@@ -153,7 +154,8 @@ create table if not exists public.audit_logs (
     created_at timestamp with time zone not null default now()
 );
 
--- Files kept by the storage service: one row per stored object a team uploaded.
+-- Files kept by the storage service: one row per stored object a team uploaded. The object
+-- lives in its team's folder of the bucket, `<team_id>/…` (see the constraint below).
 create table if not exists public.documents (
     id uuid primary key default gen_random_uuid(),
     team_id uuid not null references public.teams (id) on delete cascade,
@@ -168,6 +170,16 @@ create table if not exists public.documents (
     updated_at timestamp with time zone not null default now(),
     unique (bucket, object_path)
 );
+
+-- A document row points only into its own team's folder: object_path starts with
+-- `<team_id>/` (the uuid as team_id::text spells it, lower case), which the storage policies
+-- key on, and names an object there, not a folder (it does not end with '/', so neither the
+-- team folder itself nor a subfolder). Without it a member of team B could record a row of
+-- team B pointing at team A's object and reach it through team B's document endpoints.
+-- Dropped and added again so the file can run again.
+alter table public.documents drop constraint if exists documents_object_path_in_team_folder;
+alter table public.documents add constraint documents_object_path_in_team_folder
+    check (starts_with(object_path, team_id::text || '/') and right(object_path, 1) <> '/');
 
 create table if not exists public.gpt_ratings (
     gpt_id uuid not null references public.gpts (id) on delete cascade,

@@ -10,7 +10,13 @@
 -- Guards are SECURITY INVOKER on purpose: they read current_user to tell a request role
 -- (anon, authenticated) from trusted writers — service_role, the owner, and SECURITY DEFINER
 -- code, inside which current_user is the function's owner. A guard refuses with SQLSTATE
--- 42501 (insufficient_privilege), as a policy would.
+-- 42501 (insufficient_privilege), as a policy would. They look the actor up with the helpers
+-- only for authenticated: anon has no actor, and may not call the helpers (see the end of
+-- this file), so an anonymous write is left to the row policies, which refuse it with 42501.
+--
+-- Who may call what is settled at the end of this file: every function created here starts
+-- executable by PUBLIC (PostgreSQL's default) and by the API roles (0001's default
+-- privileges), and most are then taken back.
 set local lock_timeout = '5s';
 
 -- ---------------------------------------------------------------------------------------
@@ -357,12 +363,14 @@ begin
      is not distinct from (old.role, old.team_id, old.status, old.email) then
     return new;
   end if;
-  actor := auth.uid();
-  actor_role := public.get_user_role(actor);
+  if current_user = 'authenticated' then  -- anon has no actor (nor the helpers' EXECUTE)
+    actor := auth.uid();
+    actor_role := public.get_user_role(actor);
+    actor_team := public.get_user_team_id(actor);
+  end if;
   if actor_role = 'super_admin' then
     return new;
   end if;
-  actor_team := public.get_user_team_id(actor);
   if actor_role = 'admin' and old.team_id = actor_team then
     if new.email is distinct from old.email then
       raise exception using
@@ -423,9 +431,11 @@ begin
           old.usage_count, old.rating) then
     return new;
   end if;
-  actor := auth.uid();
-  actor_role := public.get_user_role(actor);
-  actor_team := public.get_user_team_id(actor);
+  if current_user = 'authenticated' then  -- anon has no actor (nor the helpers' EXECUTE)
+    actor := auth.uid();
+    actor_role := public.get_user_role(actor);
+    actor_team := public.get_user_team_id(actor);
+  end if;
   if actor_role = 'super_admin'
      or (actor_role = 'admin' and new.team_id = actor_team
          and (tg_op = 'INSERT' or old.team_id = actor_team)) then
@@ -456,10 +466,13 @@ create or replace trigger guard_gpt_governance before insert or update on public
 -- Audit: the one way request roles write audit_logs.
 -- ---------------------------------------------------------------------------------------
 
--- Records an action by the signed-in user. The actor comes from the JWT, the team from the
--- actor's profile, the client address from the request headers the server sets
--- (x-forwarded-for's first hop, else x-real-ip) and the user agent likewise; none of them can
--- be chosen by the caller. Returns the new row's id.
+-- Records an action by the signed-in user. The actor comes from the JWT and the team from the
+-- actor's profile; neither can be chosen by the caller. The client address comes only from
+-- `request.client_ip`, which the request scope sets to the peer address the server resolved
+-- (uvicorn, honouring forwarding headers from trusted proxies alone): never from
+-- x-forwarded-for or x-real-ip in `request.headers`, which any client can send. An empty,
+-- missing or unparsable address is recorded as null. The user agent is the request's
+-- user-agent header, as the client sent it. Returns the new row's id.
 create or replace function public.log_action(
   action text,
   resource_type text,
@@ -494,11 +507,9 @@ begin
     headers := '{}'::jsonb;
   end;
   begin
-    client_ip := coalesce(
-      nullif(btrim(split_part(headers ->> 'x-forwarded-for', ',', 1)), ''),
-      nullif(btrim(headers ->> 'x-real-ip'), ''))::inet;
-  exception when invalid_text_representation then
-    client_ip := null;
+    client_ip := nullif(btrim(current_setting('request.client_ip', true)), '')::inet;
+  exception when data_exception then
+    client_ip := null;  -- e.g. a unix socket peer or a host name: no address to record
   end;
   select u.id, u.team_id into profile_id, profile_team from public.users u where u.id = actor;
   if actor is not null and profile_id is null then
@@ -565,4 +576,36 @@ grant execute on function public.remove_team_member(uuid) to authenticated, serv
 
 -- Internal: recomputes a rating; reachable only through the ratings trigger.
 revoke execute on function public.refresh_gpt_rating(uuid)
+  from public, anon, authenticated, service_role;
+
+-- ---------------------------------------------------------------------------------------
+-- Who may call what. Functions created here start executable by PUBLIC (PostgreSQL's
+-- default) and by anon, authenticated and service_role (0001's default privileges); only
+-- what a role needs is kept. create or replace keeps these privileges when the file runs
+-- again. (auth.uid(), auth.role(), auth.jwt() and auth.email() stay callable by all three
+-- API roles: see 0002.)
+-- ---------------------------------------------------------------------------------------
+
+-- The seed's helpers are SECURITY DEFINER readers of any profile: callable by anyone, they
+-- would tell an anonymous client the role and team of any user id. The policies that call
+-- them are all `to authenticated`, the guards call them only for authenticated, and the
+-- server (service_role) may use them.
+revoke execute on function
+  public.get_user_role(uuid), public.get_user_team_id(uuid),
+  public.is_admin_or_super(uuid), public.is_super_admin(uuid)
+  from public, anon;
+grant execute on function
+  public.get_user_role(uuid), public.get_user_team_id(uuid),
+  public.is_admin_or_super(uuid), public.is_super_admin(uuid)
+  to authenticated, service_role;
+
+-- Trigger functions cannot be called except as triggers, and a trigger runs its function
+-- whatever the writer's EXECUTE privilege (PostgreSQL checks it only when the trigger is
+-- created), so no role needs it.
+revoke execute on function
+  public.set_updated_at(), public.guard_derived_columns(),
+  public.maintain_team_member_count(), public.maintain_session_message_count(),
+  public.maintain_gpt_rating(), public.count_gpt_usage(),
+  public.handle_new_user(), public.sync_user_email(),
+  public.guard_user_changes(), public.guard_gpt_governance()
   from public, anon, authenticated, service_role;

@@ -2,7 +2,9 @@
 -- request role may do, and the table grants those policies gate.
 --
 -- The rules:
---   * anon sees and changes nothing: every policy is `to authenticated`.
+--   * anon sees and changes nothing: every policy is `to authenticated`. (anon may not
+--     call the helpers get_user_role, get_user_team_id, is_admin_or_super, is_super_admin
+--     — see 0004 — so a policy for anon or PUBLIC must not use them.)
 --   * a user sees their own team's rows; team admins manage their team's users, GPTs,
 --     documents and the team itself; super admins see everything except chats.
 --   * public GPTs (is_public) are readable by every signed-in user.
@@ -320,7 +322,9 @@ create policy "Super admins can view all audit logs" on public.audit_logs
 -- ---------------------------------------------------------------------------------------
 -- documents: the team reads its files and adds its own uploads; the uploader and the team's
 -- admins change or remove them. A document may be attached only to a GPT of the same team
--- (super admins included), so one team's files never feed another team's GPT.
+-- (super admins included), so one team's files never feed another team's GPT, and its
+-- object_path must lie in its team's folder, `<team_id>/…` (a CHECK constraint, 0003, for
+-- every writer), so a row of one team never points at another team's object.
 -- ---------------------------------------------------------------------------------------
 
 drop policy if exists "Users can view team documents" on public.documents;

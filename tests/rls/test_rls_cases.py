@@ -24,6 +24,9 @@ HERE = Path(__file__).parent
 OPS = ("select", "insert", "update", "delete")
 OUTCOMES = ("allowed", "denied")
 INSUFFICIENT_PRIVILEGE = "42501"
+# SQLSTATEs a statement may name in `expect_error` to have them count as denied too.
+EXTRA_DENIALS = {"23514": "check_violation"}
+STATEMENT_KEYS = {"name", "op", "sql", "expect", "expect_error"}
 # `:name` binds a parameter; `::type` (a cast) and `:` inside a word do not.
 _PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _TRAILING_COUNT = re.compile(r"(\d+)$")
@@ -39,6 +42,7 @@ class Case:
     sql: str
     actor: str
     expect: str
+    denied_by: frozenset[str] = frozenset({INSUFFICIENT_PRIVILEGE})
 
     @property
     def id(self) -> str:
@@ -70,19 +74,30 @@ def load_case_table(path: Path = HERE / "cases.yaml") -> CaseTable:
             where = f"{table}: {name!r}"
             if name in names:
                 raise ValueError(f"{where} appears twice")
+            stray = set(statement) - STATEMENT_KEYS
+            if stray:
+                raise ValueError(f"{where}: unknown keys {sorted(stray)}")
             names.add(name)
             if op not in OPS:
                 raise ValueError(f"{where}: op {op!r} is not one of {OPS}")
             unknown = set(_PLACEHOLDER.findall(sql)) - known
             if unknown:
                 raise ValueError(f"{where}: unknown placeholders {sorted(unknown)}")
+            denied_by = {INSUFFICIENT_PRIVILEGE}
+            if "expect_error" in statement:
+                code = statement["expect_error"]
+                if code not in EXTRA_DENIALS:  # a bare 23514 is read as a number: quote it
+                    raise ValueError(
+                        f"{where}: expect_error {code!r} is not one of {sorted(EXTRA_DENIALS)}"
+                    )
+                denied_by.add(code)
             expect = statement["expect"]
             if set(expect) != set(actors):
                 raise ValueError(f"{where}: expect must name exactly the actors {sorted(actors)}")
             for actor, outcome in expect.items():
                 if outcome not in OUTCOMES:
                     raise ValueError(f"{where}: {actor} expects {outcome!r}, not one of {OUTCOMES}")
-                cases.append(Case(table, name, op, sql, actor, outcome))
+                cases.append(Case(table, name, op, sql, actor, outcome, frozenset(denied_by)))
             ops_by_table.setdefault(table, set()).add(op)
     return CaseTable(actors, ids, cases, ops_by_table)
 
@@ -115,15 +130,25 @@ class Observed:
     evidence: str
 
 
-async def observe(conn: asyncpg.Connection, op: str, sql: str, args: list[Any]) -> Observed:
-    """Run one statement and classify what happened (see the outcomes in cases.yaml)."""
+async def observe(
+    conn: asyncpg.Connection,
+    op: str,
+    sql: str,
+    args: list[Any],
+    denied_by: frozenset[str] = frozenset({INSUFFICIENT_PRIVILEGE}),
+) -> Observed:
+    """Run one statement and classify what happened (see the outcomes in cases.yaml).
+
+    An error counts as denied when its SQLSTATE is in `denied_by`: 42501, plus whatever the
+    statement's `expect_error` names; any other error fails the case.
+    """
     try:
         if op == "select":
             rows = await conn.fetch(sql, *args)
             return Observed("allowed" if rows else "denied", f"{len(rows)} row(s)")
         status = await conn.execute(sql, *args)
     except asyncpg.PostgresError as exc:
-        if exc.sqlstate == INSUFFICIENT_PRIVILEGE:
+        if exc.sqlstate in denied_by:
             return Observed("denied", f"{exc.sqlstate}: {exc}")
         raise
     found = _TRAILING_COUNT.search(status)
@@ -153,7 +178,7 @@ async def test_rls_case(case: Case, world: None, scope: Scope) -> None:
     observed: Observed | None = None
     try:
         async with scope.as_claims(claims) as conn:
-            observed = await observe(conn, case.op, sql, args)
+            observed = await observe(conn, case.op, sql, args, case.denied_by)
             raise _RollBack
     except _RollBack:
         pass

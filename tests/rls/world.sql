@@ -12,6 +12,10 @@
 --     user_b   20000000-…-0000000000b1  role user   creator of gpt_b_private
 --   super_admin 20000000-…-000000000005  role super_admin, in no team
 --   orphan      20000000-…-0000000000ff  a phone-only sign-in identity: no profile
+--
+-- Documents lie in their team's folder of the bucket, `<team id>/documents/<name>`: two of
+-- team A (user_a's handbook.pdf, admin_a's policies.md) and one of team B (user_b's
+-- notes.txt).
 
 insert into public.teams (id, name, description) values
   ('10000000-0000-4000-8000-00000000000a', 'Team A', 'RLS world: team A'),
@@ -90,10 +94,16 @@ insert into public.documents
 values
   ('80000000-0000-4000-8000-0000000000a1', '10000000-0000-4000-8000-00000000000a',
    '20000000-0000-4000-8000-0000000000a1', '30000000-0000-4000-8000-0000000000a1',
-   'documents/team-a/handbook.pdf', 'handbook.pdf', 48213, 'application/pdf'),
+   '10000000-0000-4000-8000-00000000000a/documents/handbook.pdf', 'handbook.pdf', 48213,
+   'application/pdf'),
   ('80000000-0000-4000-8000-0000000000a2', '10000000-0000-4000-8000-00000000000a',
    '20000000-0000-4000-8000-0000000000a2', null,
-   'documents/team-a/policies.md', 'policies.md', 1024, 'text/markdown')
+   '10000000-0000-4000-8000-00000000000a/documents/policies.md', 'policies.md', 1024,
+   'text/markdown'),
+  ('80000000-0000-4000-8000-0000000000b1', '10000000-0000-4000-8000-00000000000b',
+   '20000000-0000-4000-8000-0000000000b1', '30000000-0000-4000-8000-0000000000b1',
+   '10000000-0000-4000-8000-00000000000b/documents/notes.txt', 'notes.txt', 512,
+   'text/plain')
 on conflict (id) do nothing;
 
 insert into public.gpt_ratings (gpt_id, user_id, rating) values
