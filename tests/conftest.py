@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -158,9 +159,9 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 30.0) -> int
     return process.returncode
 
 
-@pytest.fixture(scope="session")
-def server(db: MigratedDatabase) -> Iterator[LiveServer]:
-    """The real server (uvicorn over real HTTP) on a free loopback port, on the test database."""
+@contextmanager
+def running_server(db: MigratedDatabase, **settings: str) -> Iterator[LiveServer]:
+    """A real `gptdesk serve` on a free loopback port, with extra GPTDESK_* settings."""
     port = free_port()
     data_dir = scratch_dir("gptdesk-test-server-")
     env = {
@@ -170,6 +171,7 @@ def server(db: MigratedDatabase) -> Iterator[LiveServer]:
         "GPTDESK_DATA_DIR": str(data_dir),
         "GPTDESK_PORT": str(port),
         "GPTDESK_LOG_LEVEL": "warning",
+        **{f"GPTDESK_{name.upper()}": value for name, value in settings.items()},
     }
     output = data_dir / "server.out"
     with output.open("wb") as sink:
@@ -184,3 +186,17 @@ def server(db: MigratedDatabase) -> Iterator[LiveServer]:
     finally:
         stop_process(process)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server(db: MigratedDatabase) -> Iterator[LiveServer]:
+    """The server with default settings (invitation-only sign-up)."""
+    with running_server(db) as live:
+        yield live
+
+
+@pytest.fixture(scope="session")
+def open_server(db: MigratedDatabase) -> Iterator[LiveServer]:
+    """The server with open sign-up and addresses confirmed on sign-up, for client flows."""
+    with running_server(db, open_signup="true", autoconfirm="true") as live:
+        yield live

@@ -3,15 +3,45 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 
 from gptdesk import __version__, health
+from gptdesk.auth import routes as auth_routes
+from gptdesk.auth.caller import GatewayError
+from gptdesk.auth.errors import AuthError, render
+from gptdesk.auth.passwords import PasswordPolicy
+from gptdesk.auth.service import AuthConfig, AuthService
 from gptdesk.config import Settings
 from gptdesk.db.pool import create_pool
 from gptdesk.db.roles import authenticator_dsn
 from gptdesk.db.scope import Scope
 from gptdesk.log import configure_logging
+
+
+def auth_config(settings: Settings) -> AuthConfig:
+    """The auth service's view of the settings."""
+    assert settings.jwt_secret is not None
+    return AuthConfig(
+        secret=settings.jwt_secret.get_secret_value(),
+        issuer=f"{settings.base_url}/auth/v1",
+        jwt_exp=settings.jwt_exp,
+        open_signup=settings.open_signup,
+        autoconfirm=settings.autoconfirm,
+        policy=PasswordPolicy(
+            settings.password_min_length, tuple(settings.password_required_characters)
+        ),
+        reuse_interval=settings.refresh_token_reuse_interval,
+    )
+
+
+async def _auth_error(request: Request, error: AuthError) -> JSONResponse:
+    return render(request, error)
+
+
+async def _gateway_error(request: Request, error: GatewayError) -> JSONResponse:
+    return JSONResponse({"message": error.message, "hint": error.hint}, status_code=401)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
         app.state.scope = Scope(pool)
+        app.state.auth = AuthService(app.state.scope, auth_config(settings))
         try:
             yield
         finally:
@@ -43,4 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=600,
     )
     app.include_router(health.router)
+    app.include_router(auth_routes.router)
+    app.include_router(auth_routes.open_router)
+    app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
+    app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]
     return app

@@ -60,6 +60,29 @@ class Settings(BaseSettings):
         default=2, ge=0, description="Pooled connections kept open per worker."
     )
     db_pool_max: int = Field(default=10, ge=1, description="Pooled connections at most per worker.")
+    jwt_exp: int = Field(
+        default=3600, ge=30, le=7 * 86400, description="Lifetime of access tokens in seconds."
+    )
+    open_signup: bool = Field(
+        default=False,
+        description="Allow sign-up without an invitation (off: teams invite their members).",
+    )
+    autoconfirm: bool = Field(
+        default=False,
+        description="Treat new e-mail addresses as confirmed without a confirmation e-mail.",
+    )
+    password_min_length: int = Field(
+        default=8, ge=6, le=128, description="Shortest password accepted."
+    )
+    password_required_characters: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Comma-separated classes every password needs: lower, upper, digit, symbol.",
+    )
+    refresh_token_reuse_interval: int = Field(
+        default=10,
+        ge=0,
+        description="Seconds a rotated refresh token may still be presented (lost responses).",
+    )
     embedded_pg_port: int = Field(
         default=0, ge=0, le=65535, description="Port of the embedded PostgreSQL (0: a free one)."
     )
@@ -72,6 +95,16 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("postgres", "postgresql") or not parts.hostname:
             raise ValueError("must look like postgresql://user:password@host:port/database")
+        return value
+
+    @field_validator("password_required_characters", mode="before")
+    @classmethod
+    def _split_classes(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [item.strip().lower() for item in value.split(",") if item.strip()]
+        unknown = set(value) - {"lower", "upper", "digit", "symbol"}  # type: ignore[arg-type]
+        if unknown:
+            raise ValueError(f"unknown character classes {sorted(unknown)}")
         return value
 
     @field_validator("cors_origins", mode="before")

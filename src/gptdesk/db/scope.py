@@ -7,7 +7,7 @@ as PostgREST does. Row-level security then decides what the work inside may see 
 """
 
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,8 @@ import asyncpg
 import orjson
 
 API_ROLES = frozenset({"anon", "authenticated", "service_role"})
+# The auth service's role: taken only through Scope.as_auth_service, never from a JWT.
+AUTH_SERVICE_ROLE = "gptdesk_auth"
 # Credentials stay out of SQL-visible settings: policies need who, not the token itself.
 _HIDDEN_HEADERS = frozenset({"authorization", "apikey", "cookie", "proxy-authorization"})
 
@@ -54,10 +56,17 @@ def _printable(text: str) -> str:
 
 
 def preamble(
-    claims: Mapping[str, Any] | None, request: RequestInfo | None = None, *, read_only: bool = False
+    claims: Mapping[str, Any] | None,
+    request: RequestInfo | None = None,
+    *,
+    read_only: bool = False,
+    role: str | None = None,
 ) -> str:
-    """The statement that opens a request transaction: BEGIN, role, claims, request facts."""
-    role = role_of(claims)
+    """The statement that opens a request transaction: BEGIN, role, claims, request facts.
+
+    The role comes from the claims; only this module's own callers may name it (`role`).
+    """
+    role = role or role_of(claims)
     request = request or RequestInfo()
     headers = {
         _printable(name.lower()): _printable(value)
@@ -89,16 +98,28 @@ class Scope:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    @asynccontextmanager
-    async def as_claims(
+    def as_claims(
         self,
         claims: Mapping[str, Any] | None,
         *,
         request: RequestInfo | None = None,
         read_only: bool = False,
-    ) -> AsyncIterator[asyncpg.Connection]:
-        """Yield a connection in a transaction run as `claims`; commit, or roll back on error."""
-        opening = preamble(claims, request, read_only=read_only)
+    ) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A connection in a transaction run as `claims`; commit, or roll back on error."""
+        return self._transaction(preamble(claims, request, read_only=read_only))
+
+    def as_auth_service(
+        self, *, request: RequestInfo | None = None, user_id: str | None = None
+    ) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """The auth service's one way past RLS: its own role, for the auth schema only.
+
+        `user_id` is the user the action is for, so audit rows name them as the actor.
+        """
+        claims = {"role": AUTH_SERVICE_ROLE, **({"sub": user_id} if user_id else {})}
+        return self._transaction(preamble(claims, request, role=AUTH_SERVICE_ROLE))
+
+    @asynccontextmanager
+    async def _transaction(self, opening: str) -> AsyncIterator[asyncpg.Connection]:
         async with self.pool.acquire() as conn:
             try:
                 await conn.execute(opening)

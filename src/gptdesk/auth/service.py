@@ -1,0 +1,397 @@
+"""The auth flows: sign-up, password and refresh-token grants, the user, sign-out.
+
+Each flow is one transaction as the auth service (`Scope.as_auth_service`), with its audit
+row inside it. Routes parse and render; the rules live here.
+"""
+
+import hashlib
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from gptdesk.auth import repository as repo
+from gptdesk.auth.errors import AuthError, invalid_credentials, validation_failed
+from gptdesk.auth.passwords import PasswordPolicy, hash_password, verify_password
+from gptdesk.auth.schemas import session_json, timestamp, user_json
+from gptdesk.auth.tokens import mint_access_token
+from gptdesk.db.scope import RequestInfo, Scope
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL_LENGTH = 255
+MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; a megabyte would only cost us time
+# Keys of user metadata that belong to the server, never to what a client sends.
+_RESERVED_METADATA = {"email", "email_verified", "phone_verified", "sub"}
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """The settings the auth flows depend on."""
+
+    secret: str
+    issuer: str
+    jwt_exp: int
+    open_signup: bool
+    autoconfirm: bool
+    policy: PasswordPolicy
+    reuse_interval: int
+
+
+def hash_token(token: str) -> str:
+    """How refresh tokens are stored: SHA-256, hex (they are random, so no salt is needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_refresh_token() -> str:
+    """An opaque refresh token."""
+    return secrets.token_urlsafe(24)
+
+
+def check_email(email: object) -> str:
+    """A trimmed, plausible address, or the GoTrue error for it."""
+    if not isinstance(email, str) or not email.strip():
+        raise validation_failed("missing email or phone")
+    email = email.strip()
+    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email):
+        raise AuthError(
+            400, "email_address_invalid", "Unable to validate email address: invalid format"
+        )
+    return email.lower()
+
+
+def check_password_field(password: object, what: str) -> str:
+    """The password string, or validation_failed naming the flow."""
+    if not isinstance(password, str) or not password:
+        raise validation_failed(f"{what} requires a valid password")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise validation_failed(f"Password cannot be longer than {MAX_PASSWORD_LENGTH} characters")
+    return password
+
+
+class AuthService:
+    """The GoTrue-compatible flows over the auth schema."""
+
+    def __init__(self, scope: Scope, config: AuthConfig) -> None:
+        self.scope = scope
+        self.config = config
+
+    def _check_strength(self, password: str) -> None:
+        reasons, message = self.config.policy.problems(password)
+        if reasons:
+            raise AuthError(422, "weak_password", message, weak_password={"reasons": reasons})
+
+    async def _issue_session(
+        self,
+        conn: asyncpg.Connection,
+        user: asyncpg.Record,
+        request: RequestInfo,
+        method: str,
+    ) -> dict[str, Any]:
+        """A new session with its first refresh token, as the Session JSON."""
+        now = int(time.time())
+        amr = [{"method": method, "timestamp": now}]
+        session_id = await repo.create_session(
+            conn,
+            user["id"],
+            aal="aal1",
+            amr=amr,
+            user_agent=request.headers.get("user-agent"),
+            ip=request.client_ip,
+        )
+        refresh = new_refresh_token()
+        await repo.add_refresh_token(
+            conn,
+            user_id=user["id"],
+            session_id=session_id,
+            token_hash=hash_token(refresh),
+            parent_hash=None,
+        )
+        await repo.record_sign_in(conn, user["id"])
+        fresh = await repo.user_by_id(conn, user["id"])
+        assert fresh is not None
+        body = user_json(fresh, await repo.identities(conn, user["id"]))
+        access = mint_access_token(
+            secret=self.config.secret,
+            issuer=self.config.issuer,
+            lifetime=self.config.jwt_exp,
+            user=body,
+            session_id=str(session_id),
+            aal="aal1",
+            amr=amr,
+            now=now,
+        )
+        return session_json(access, refresh, body)
+
+    async def sign_up(self, body: dict[str, Any], request: RequestInfo) -> dict[str, Any]:
+        """POST /signup: a Session when the address needs no confirmation, else the User."""
+        email = check_email(body.get("email"))
+        password = check_password_field(body.get("password"), "Signup")
+        metadata = body.get("data") or {}
+        if not isinstance(metadata, dict):
+            raise validation_failed("data must be a JSON object")
+        if not self.config.open_signup:
+            raise AuthError(422, "signup_disabled", "Signups not allowed for this instance")
+        self._check_strength(password)
+        password_hash = await hash_password(password)
+        user_metadata = {k: v for k, v in metadata.items() if k not in _RESERVED_METADATA}
+        confirmed = self.config.autoconfirm
+        new_id = uuid.uuid4()  # known up front so the audit row names the new user as actor
+        async with self.scope.as_auth_service(request=request, user_id=str(new_id)) as conn:
+            if await repo.user_by_email(conn, email) is not None:
+                if confirmed:
+                    raise AuthError(422, "user_already_exists", "User already registered")
+                # Without autoconfirm GoTrue answers as if it worked: no account enumeration.
+                return _obfuscated_user(email, user_metadata)
+            user = await repo.create_user(
+                conn,
+                user_id=new_id,
+                email=email,
+                password_hash=password_hash,
+                user_metadata={
+                    **user_metadata,
+                    "email": email,
+                    "email_verified": confirmed,
+                    "phone_verified": False,
+                },
+                app_metadata={"provider": "email", "providers": ["email"]},
+                confirmed=confirmed,
+            )
+            await repo.audit(conn, "user.signed_up", user["id"], {"email": email})
+            if confirmed:
+                return await self._issue_session(conn, user, request, "password")
+            return user_json(user, await repo.identities(conn, user["id"]))
+
+    async def sign_in_with_password(
+        self, body: dict[str, Any], request: RequestInfo
+    ) -> dict[str, Any]:
+        """POST /token?grant_type=password."""
+        email = check_email(body.get("email"))
+        password = body.get("password")
+        if not isinstance(password, str) or not password:
+            raise validation_failed("missing password")
+        async with self.scope.as_auth_service(request=request) as conn:
+            user = await repo.user_by_email(conn, email)
+        stored = user["encrypted_password"] if user is not None else None
+        matched = await verify_password(stored, password[:MAX_PASSWORD_LENGTH])
+        async with self.scope.as_auth_service(
+            request=request, user_id=str(user["id"]) if user else None
+        ) as conn:
+            if not matched or user is None:
+                await repo.audit(
+                    conn, "user.sign_in_failed", user["id"] if user else None, {"email": email}
+                )
+                failure = invalid_credentials()
+            elif user["email_confirmed_at"] is None:
+                failure = AuthError(400, "email_not_confirmed", "Email not confirmed")
+            elif user["is_banned"]:
+                failure = AuthError(400, "user_banned", "User is banned")
+            else:
+                await repo.audit(conn, "user.signed_in", user["id"], {"method": "password"})
+                return await self._issue_session(conn, user, request, "password")
+        raise failure
+
+    async def refresh(self, body: dict[str, Any], request: RequestInfo) -> dict[str, Any]:
+        """POST /token?grant_type=refresh_token: rotate, with GoTrue's reuse rules."""
+        token = body.get("refresh_token")
+        if not isinstance(token, str) or not token:
+            raise AuthError(400, "validation_failed", "refresh_token required")
+        presented_hash = hash_token(token)
+        async with self.scope.as_auth_service(request=request) as conn:
+            row = await repo.refresh_token_for_update(conn, presented_hash)
+            if row is None:
+                failure = AuthError(
+                    400,
+                    "refresh_token_not_found",
+                    "Invalid Refresh Token: Refresh Token Not Found",
+                )
+            else:
+                failure = None
+        if failure is not None:
+            raise failure
+        assert row is not None
+        async with self.scope.as_auth_service(request=request, user_id=str(row["user_id"])) as conn:
+            row = await repo.refresh_token_for_update(conn, presented_hash)
+            outcome = await self._rotate(conn, row, request) if row is not None else None
+        if isinstance(outcome, AuthError):
+            raise outcome
+        if outcome is None:
+            raise AuthError(
+                400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found"
+            )
+        return outcome
+
+    async def _rotate(
+        self, conn: asyncpg.Connection, row: asyncpg.Record, request: RequestInfo
+    ) -> dict[str, Any] | AuthError:
+        """Rotate a locked token row; an AuthError is returned so its effects still commit."""
+        session = await repo.session(conn, row["session_id"])
+        if session is None:
+            return AuthError(400, "session_not_found", "Invalid Refresh Token: Session Not Found")
+        user = await repo.user_by_id(conn, row["user_id"])
+        if user is None:
+            return AuthError(400, "user_not_found", "Invalid Refresh Token: User Not Found")
+        if user["is_banned"]:
+            return AuthError(400, "user_banned", "User is banned")
+        parent_hash = row["token_hash"]
+        if row["revoked"]:
+            active = await repo.active_refresh_token(conn, session["id"])
+            lost_response = active is not None and active["parent_hash"] == row["token_hash"]
+            if lost_response and row["seconds_since_update"] <= self.config.reuse_interval:
+                # The client never got the child: issue a sibling and retire the child.
+                await repo.revoke_refresh_token(conn, active["id"])
+            else:
+                # A used token came back: assume it was stolen and end the whole session.
+                await repo.delete_sessions(conn, user["id"], only=session["id"])
+                await repo.audit(
+                    conn, "token.reuse_detected", user["id"], {"session_id": str(session["id"])}
+                )
+                return AuthError(
+                    400, "refresh_token_already_used", "Invalid Refresh Token: Already Used"
+                )
+        else:
+            await repo.revoke_refresh_token(conn, row["id"])
+        refresh = new_refresh_token()
+        await repo.add_refresh_token(
+            conn,
+            user_id=user["id"],
+            session_id=session["id"],
+            token_hash=hash_token(refresh),
+            parent_hash=parent_hash,
+        )
+        await repo.touch_session(conn, session["id"])
+        body = user_json(user, await repo.identities(conn, user["id"]))
+        access = mint_access_token(
+            secret=self.config.secret,
+            issuer=self.config.issuer,
+            lifetime=self.config.jwt_exp,
+            user=body,
+            session_id=str(session["id"]),
+            aal=session["aal"],
+            amr=session["amr"],
+        )
+        return session_json(access, refresh, body)
+
+    async def current_user(self, claims: dict[str, Any]) -> dict[str, Any]:
+        """GET /user: the token's user, if the user and the session still exist."""
+        async with self.scope.as_auth_service() as conn:
+            user, _ = await self._user_and_session(conn, claims)
+            return user_json(user, await repo.identities(conn, user["id"]))
+
+    async def _user_and_session(
+        self, conn: asyncpg.Connection, claims: dict[str, Any]
+    ) -> tuple[asyncpg.Record, uuid.UUID | None]:
+        try:
+            user_id = uuid.UUID(str(claims.get("sub")))
+        except ValueError:
+            raise AuthError(403, "bad_jwt", "invalid JWT: token has no user") from None
+        user = await repo.user_by_id(conn, user_id)
+        if user is None:
+            raise AuthError(403, "user_not_found", "User from sub claim in JWT does not exist")
+        session_id = None
+        if claims.get("session_id"):
+            try:
+                session_id = uuid.UUID(str(claims["session_id"]))
+            except ValueError:
+                raise AuthError(403, "bad_jwt", "invalid JWT: bad session_id") from None
+            if await repo.session(conn, session_id) is None:
+                raise AuthError(
+                    403, "session_not_found", "Session from session_id claim in JWT does not exist"
+                )
+        if user["is_banned"]:
+            raise AuthError(403, "user_banned", "User is banned")
+        return user, session_id
+
+    async def update_user(
+        self, claims: dict[str, Any], body: dict[str, Any], request: RequestInfo
+    ) -> dict[str, Any]:
+        """PUT /user: password, email and user metadata."""
+        password = body.get("password")
+        email = body.get("email")
+        data = body.get("data")
+        if data is not None and not isinstance(data, dict):
+            raise validation_failed("data must be a JSON object")
+        password_hash = None
+        if password is not None:
+            password = check_password_field(password, "Password update")
+            self._check_strength(password)
+            password_hash = await hash_password(password)
+        new_email = check_email(email) if email is not None else None
+        async with self.scope.as_auth_service(request=request, user_id=claims.get("sub")) as conn:
+            user, _ = await self._user_and_session(conn, claims)
+            metadata = None
+            if data is not None:
+                metadata = dict(user["raw_user_meta_data"] or {})
+                for key, value in data.items():
+                    if key in _RESERVED_METADATA:
+                        continue
+                    if value is None:
+                        metadata.pop(key, None)
+                    else:
+                        metadata[key] = value
+            if new_email is not None and new_email != (user["email"] or "").lower():
+                other = await repo.user_by_email(conn, new_email)
+                if other is not None:
+                    raise AuthError(
+                        422,
+                        "email_exists",
+                        "A user with this email address has already been registered",
+                    )
+                if not self.config.autoconfirm:
+                    raise AuthError(
+                        422,
+                        "email_change_needs_confirmation",
+                        "Changing the email address needs a confirmation e-mail, which this "
+                        "instance cannot send yet",
+                    )
+            else:
+                new_email = None
+            updated = await repo.update_user(
+                conn,
+                user["id"],
+                password_hash=password_hash,
+                email=new_email,
+                user_metadata=metadata,
+            )
+            if password_hash is not None:
+                await repo.audit(conn, "user.password_changed", user["id"])
+            if new_email is not None:
+                await repo.audit(conn, "user.email_changed", user["id"], {"email": new_email})
+            return user_json(updated, await repo.identities(conn, user["id"]))
+
+    async def sign_out(self, claims: dict[str, Any], scope_name: str, request: RequestInfo) -> None:
+        """POST /logout?scope=global|local|others."""
+        if scope_name not in ("global", "local", "others"):
+            raise validation_failed("scope must be one of global, local, others")
+        async with self.scope.as_auth_service(request=request, user_id=claims.get("sub")) as conn:
+            user, session_id = await self._user_and_session(conn, claims)
+            if scope_name == "local" and session_id is not None:
+                await repo.delete_sessions(conn, user["id"], only=session_id)
+            elif scope_name == "others":
+                await repo.delete_sessions(conn, user["id"], keep=session_id)
+            else:
+                await repo.delete_sessions(conn, user["id"])
+            await repo.audit(conn, "user.signed_out", user["id"], {"scope": scope_name})
+
+
+def _obfuscated_user(email: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    """What GoTrue returns for a repeated sign-up without autoconfirm: a plausible stranger."""
+    now = timestamp(datetime.now(UTC))
+    return {
+        "id": str(uuid.uuid4()),
+        "aud": "authenticated",
+        "role": "authenticated",
+        "email": email,
+        "phone": "",
+        "confirmation_sent_at": now,
+        "app_metadata": {"provider": "email", "providers": ["email"]},
+        "user_metadata": metadata,
+        "identities": [],
+        "created_at": now,
+        "updated_at": now,
+        "is_anonymous": False,
+    }
