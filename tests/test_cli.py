@@ -17,6 +17,7 @@ import pytest
 from gptdesk.db.embedded import free_port
 from gptdesk.db.migrate import discover, migrations_dir
 from tests.conftest import (
+    LiveServer,
     MigratedDatabase,
     gptdesk_command,
     scratch_dir,
@@ -215,3 +216,91 @@ def test_embedded_postgres_dies_with_a_killed_server(data_dir: Path) -> None:
     while alive(pg) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(pg)
+
+
+def sign_in(url: str, anon_key: str, email: str, password: str) -> httpx.Response:
+    return httpx.post(
+        f"{url}/auth/v1/token?grant_type=password",
+        headers={"apikey": anon_key},
+        json={"email": email, "password": password},
+    )
+
+
+def test_user_create_bootstraps_a_super_admin(
+    db: MigratedDatabase, server: LiveServer, data_dir: Path
+) -> None:
+    email = f"root-{os.getpid()}-{time.monotonic_ns()}@example.com"
+    env = clean_env(
+        GPTDESK_DATA_DIR=str(data_dir),
+        GPTDESK_DATABASE_URL=db.admin_dsn,
+        GPTDESK_JWT_SECRET=db.jwt_secret,
+    )
+    args = [
+        "user",
+        "create",
+        "--email",
+        email,
+        "--password",
+        "correct-horse-9",
+        "--role",
+        "super_admin",
+        "--name",
+        "Root Admin",
+    ]
+    created = gptdesk(*args, env=env)
+    assert created.returncode == 0, created.stderr
+    assert "created" in created.stdout and "super_admin" in created.stdout
+    assert sign_in(server.url, server.anon_key, email, "correct-horse-9").status_code == 200
+    again = gptdesk(*args, env=env)
+    assert_one_line_error(again, "already been registered")
+
+
+def test_user_create_refuses_bad_input(db: MigratedDatabase, data_dir: Path) -> None:
+    env = clean_env(
+        GPTDESK_DATA_DIR=str(data_dir),
+        GPTDESK_DATABASE_URL=db.admin_dsn,
+        GPTDESK_JWT_SECRET=db.jwt_secret,
+    )
+    weak = gptdesk("user", "create", "--email", "w@example.com", "--password", "short", env=env)
+    assert_one_line_error(weak, "at least 8 characters")
+    role = gptdesk(
+        "user",
+        "create",
+        "--email",
+        "w@example.com",
+        "--password",
+        "long-enough-1",
+        "--role",
+        "owner",
+        env=env,
+    )
+    assert_one_line_error(role, "--role must be")
+
+
+def test_user_create_beside_a_running_embedded_server(data_dir: Path) -> None:
+    port = free_port()
+    env = clean_env(GPTDESK_DATA_DIR=str(data_dir))
+    output = data_dir / "server.out"
+    with output.open("wb") as sink:
+        server = subprocess.Popen(
+            gptdesk_command("serve", "--port", str(port)), env=env, stdout=sink, stderr=sink
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, server, output)
+        created = gptdesk(
+            "user",
+            "create",
+            "--email",
+            "first@example.com",
+            "--password",
+            "correct-horse-9",
+            "--role",
+            "super_admin",
+            env=env,
+        )
+        assert created.returncode == 0, created.stderr
+        anon = json.loads(gptdesk("keys", "--json", env=env).stdout)["anon_key"]
+        assert sign_in(url, anon, "first@example.com", "correct-horse-9").status_code == 200
+    finally:
+        stop_process(server)

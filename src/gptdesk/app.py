@@ -8,7 +8,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from gptdesk import __version__, health
+from gptdesk.auth import admin_routes
 from gptdesk.auth import routes as auth_routes
+from gptdesk.auth.admin import AdminService
 from gptdesk.auth.caller import GatewayError
 from gptdesk.auth.errors import AuthError, render
 from gptdesk.auth.passwords import PasswordPolicy
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = await create_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
         app.state.scope = Scope(pool)
         app.state.auth = AuthService(app.state.scope, auth_config(settings))
+        app.state.auth_admin = AdminService(app.state.auth)
         try:
             yield
         finally:
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth_routes.router)
     app.include_router(auth_routes.open_router)
+    app.include_router(admin_routes.router)
     app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
     app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]
     return app

@@ -6,15 +6,26 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
+from gptdesk.app import auth_config
+from gptdesk.auth.admin import AdminService
+from gptdesk.auth.errors import AuthError
 from gptdesk.auth.keys import project_keys
+from gptdesk.auth.service import AuthService
 from gptdesk.config import ConfigError, Settings
 from gptdesk.datadir import DataDir, DataDirError
 from gptdesk.db import migrate as migrations
-from gptdesk.db.database import DatabaseUnavailable, connect, open_database
+from gptdesk.db.database import (
+    DatabaseUnavailable,
+    connect,
+    database_for_tools,
+    prepare,
+)
 from gptdesk.db.embedded import EmbeddedPostgresError
-from gptdesk.db.roles import DatabaseUrlError
+from gptdesk.db.pool import create_pool
+from gptdesk.db.roles import DatabaseUrlError, authenticator_dsn
+from gptdesk.db.scope import RequestInfo, Scope
 from gptdesk.server import PortInUse, resolve_secret
 from gptdesk.server import serve as run_server
 
@@ -85,13 +96,10 @@ def migrate(
     folder = DataDir(settings.data_dir)
     try:
         folder.prepare()
-        folder.lock()
-        with open_database(settings.database_url, folder, settings.embedded_pg_port) as dsn:
+        with database_for_tools(settings.database_url, folder, settings.embedded_pg_port) as dsn:
             asyncio.run(_migrate(dsn, status))
     except EXPECTED_ERRORS as exc:
         fail(str(exc))
-    finally:
-        folder.unlock()
 
 
 async def _migrate(dsn: str, only_status: bool) -> None:
@@ -109,6 +117,58 @@ async def _migrate(dsn: str, only_status: bool) -> None:
         )
     finally:
         await conn.close()
+
+
+user_app = typer.Typer(no_args_is_help=True, help="Manage accounts.")
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option(help="Sign-in address")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    role: Annotated[str, typer.Option(help="user, admin or super_admin")] = "user",
+    team_id: Annotated[str | None, typer.Option(help="Team to join (a UUID)")] = None,
+    name: Annotated[str | None, typer.Option(help="Full name")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create a confirmed account, e.g. the first super admin."""
+    if role not in ("user", "admin", "super_admin"):
+        fail("--role must be user, admin or super_admin")
+    settings = load_settings(data_dir=data_dir)
+    folder = DataDir(settings.data_dir)
+    attributes: dict[str, Any] = {
+        "email": email,
+        "password": password,
+        "email_confirm": True,
+        "app_metadata": {"role": role, **({"team_id": team_id} if team_id else {})},
+        "user_metadata": {"full_name": name} if name else {},
+    }
+    try:
+        folder.prepare()
+        secret = resolve_secret(settings, folder)
+        with database_for_tools(settings.database_url, folder, settings.embedded_pg_port) as dsn:
+            user = asyncio.run(_create_user(settings, dsn, secret, attributes))
+    except EXPECTED_ERRORS as exc:
+        fail(str(exc))
+    except AuthError as exc:
+        fail(f"{exc.message} ({exc.code})")
+    typer.echo(f"created {user['email']} ({role}) with id {user['id']}")
+    typer.echo(f"sign in: POST {settings.base_url}/auth/v1/token?grant_type=password")
+
+
+async def _create_user(
+    settings: Settings, dsn: str, secret: str, attributes: dict[str, Any]
+) -> dict[str, Any]:
+    await prepare(dsn, secret)
+    configured = settings.model_copy(update={"jwt_secret": SecretStr(secret)})
+    pool = await create_pool(authenticator_dsn(dsn, secret), min_size=1, max_size=1)
+    try:
+        auth = AuthService(Scope(pool), auth_config(configured))
+        request = RequestInfo("CLI", "gptdesk user create", {"user-agent": "gptdesk-cli"})
+        return await AdminService(auth).create_user(attributes, request)
+    finally:
+        await pool.close()
 
 
 @app.command()

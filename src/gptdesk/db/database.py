@@ -8,9 +8,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from gptdesk.datadir import DataDir
+from gptdesk.datadir import DataDir, DataDirInUse
 from gptdesk.db import migrate
-from gptdesk.db.embedded import EmbeddedPostgres
+from gptdesk.db.embedded import EmbeddedPostgres, running_dsn
 from gptdesk.db.roles import DatabaseUrlError, authenticator_dsn, set_authenticator_password
 
 EMBEDDED_DATABASE = "gptdesk"
@@ -124,3 +124,28 @@ def open_database(
         yield asyncio.run(ensure_database(embedded.dsn, EMBEDDED_DATABASE))
     finally:  # also when a signal interrupts the start: never leave it running unlocked
         embedded.stop()
+
+
+@contextmanager
+def database_for_tools(database_url: str | None, data_dir: DataDir, port: int = 0) -> Iterator[str]:
+    """The owner URL for a CLI tool: a given URL, the running server's cluster, or our own.
+
+    A tool may run beside `gptdesk serve` (creating the first admin while it serves): then
+    it borrows the running embedded cluster instead of failing on the data dir's lock.
+    """
+    if database_url:
+        yield database_url
+        return
+    try:
+        data_dir.lock()
+    except DataDirInUse:
+        dsn = running_dsn(data_dir.path)
+        if dsn is None:
+            raise
+        yield urlunsplit(urlsplit(dsn)._replace(path=f"/{EMBEDDED_DATABASE}"))
+        return
+    try:
+        with open_database(None, data_dir, port) as dsn:
+            yield dsn
+    finally:
+        data_dir.unlock()

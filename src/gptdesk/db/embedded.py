@@ -183,6 +183,18 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
 
 
+def running_dsn(data_dir: Path) -> str | None:
+    """The superuser URL of the cluster a running GPT Desk started in `data_dir`, if any."""
+    try:
+        lines = (data_dir / "postgres" / "postmaster.pid").read_text().splitlines()
+        password = (data_dir / "postgres.password").read_text().strip()
+    except FileNotFoundError:
+        return None
+    if len(lines) < 4 or not lines[3].strip().isdigit():
+        return None
+    return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{lines[3].strip()}/postgres"
+
+
 class EmbeddedPostgres:
     """A PostgreSQL cluster kept in `<data dir>/postgres`, started and stopped by us."""
 
