@@ -14,6 +14,7 @@ from gptdesk.auth.admin import AdminService
 from gptdesk.auth.caller import GatewayError
 from gptdesk.auth.errors import AuthError, render
 from gptdesk.auth.passwords import PasswordPolicy
+from gptdesk.auth.ratelimit import RateLimiter
 from gptdesk.auth.service import AuthConfig, AuthService
 from gptdesk.config import Settings
 from gptdesk.db.pool import create_pool
@@ -59,10 +60,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = await create_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
         app.state.scope = Scope(pool)
         app.state.auth = AuthService(app.state.scope, auth_config(settings))
+        app.state.rate_limiter = RateLimiter(
+            settings.rate_limit_storage,
+            {
+                "token_ip": settings.rate_limit_token_ip,
+                "sign_in_email": settings.rate_limit_sign_in_email,
+                "signup_ip": settings.rate_limit_signup_ip,
+                "verify_ip": settings.rate_limit_verify_ip,
+                "email": settings.rate_limit_email,
+            },
+        )
         app.state.auth_admin = AdminService(app.state.auth)
         try:
             yield
         finally:
+            app.state.rate_limiter.close()
             await pool.close()
 
     app = FastAPI(title="GPT Desk", version=__version__, lifespan=lifespan, docs_url=None)

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+from limits import parse as parse_rate
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -78,6 +79,23 @@ class Settings(BaseSettings):
         default=[],
         description="Comma-separated classes every password needs: lower, upper, digit, symbol.",
     )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate-limit counters live: memory:// (per process) or redis://HOST:PORT.",
+    )
+    rate_limit_token_ip: str = Field(
+        default="150/5minutes", description="Sign-ins and refreshes (/token) per client IP."
+    )
+    rate_limit_sign_in_email: str = Field(
+        default="10/5minutes", description="Password sign-in attempts per e-mail address."
+    )
+    rate_limit_signup_ip: str = Field(default="30/hour", description="Sign-ups per client IP.")
+    rate_limit_verify_ip: str = Field(
+        default="30/5minutes", description="Verifications (/verify) per client IP."
+    )
+    rate_limit_email: str = Field(
+        default="5/hour", description="Mails (recovery and the like) sent to one address."
+    )
     refresh_token_reuse_interval: int = Field(
         default=10,
         ge=0,
@@ -105,6 +123,18 @@ class Settings(BaseSettings):
         unknown = set(value) - {"lower", "upper", "digit", "symbol"}  # type: ignore[arg-type]
         if unknown:
             raise ValueError(f"unknown character classes {sorted(unknown)}")
+        return value
+
+    @field_validator(
+        "rate_limit_token_ip",
+        "rate_limit_sign_in_email",
+        "rate_limit_signup_ip",
+        "rate_limit_verify_ip",
+        "rate_limit_email",
+    )
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        parse_rate(value)  # ValueError names what is wrong
         return value
 
     @field_validator("cors_origins", mode="before")

@@ -12,11 +12,20 @@ API_VERSION = "2024-01-01"
 class AuthError(Exception):
     """An auth failure with its HTTP status, GoTrue error code and message."""
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}
         self.extra = extra
 
 
@@ -38,7 +47,7 @@ def render(request: Request, error: AuthError) -> JSONResponse:
     Both official clients send X-Supabase-Api-Version and read `code` only when the response
     echoes the header; older clients get the legacy `{code: status, error_code, msg}`.
     """
-    headers = {"x-sb-error-code": error.code}
+    headers = {**error.headers, "x-sb-error-code": error.code}
     if request.headers.get(API_VERSION_HEADER):
         headers[API_VERSION_HEADER] = API_VERSION
         body: dict[str, Any] = {"code": error.code, "message": error.message, **error.extra}

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from gptdesk import __version__
 from gptdesk.auth.caller import bearer_token, project_key_role
 from gptdesk.auth.errors import AuthError, bad_jwt, validation_failed
+from gptdesk.auth.ratelimit import RateLimiter
 from gptdesk.auth.service import AuthService
 from gptdesk.auth.tokens import InvalidToken, verify
 from gptdesk.db.scope import RequestInfo
@@ -77,9 +78,19 @@ Claims = Annotated[dict[str, Any], Depends(user_claims)]
 Body = Annotated[dict[str, Any], Depends(json_body)]
 
 
+def client_ip(request: Request) -> str:
+    """The peer address (uvicorn applies X-Forwarded-For only from trusted proxies)."""
+    return request.client.host if request.client else "unknown"
+
+
+def limiter(request: Request) -> RateLimiter:
+    return request.app.state.rate_limiter  # type: ignore[no-any-return]
+
+
 @router.post("/signup")
 async def signup(request: Request, auth: Service, body: Body) -> dict[str, Any]:
     """Create an account (Authorization is not read here: clients may send a stale token)."""
+    await limiter(request).hit("signup_ip", client_ip(request))
     return await auth.sign_up(body, request_info(request))
 
 
@@ -87,7 +98,10 @@ async def signup(request: Request, auth: Service, body: Body) -> dict[str, Any]:
 async def token(request: Request, auth: Service, body: Body) -> dict[str, Any]:
     """Password and refresh-token grants, chosen by the `grant_type` query parameter."""
     grant = request.query_params.get("grant_type")
+    await limiter(request).hit("token_ip", client_ip(request))
     if grant == "password":
+        if isinstance(body.get("email"), str):
+            await limiter(request).hit("sign_in_email", body["email"].strip())
         return await auth.sign_in_with_password(body, request_info(request))
     if grant == "refresh_token":
         return await auth.refresh(body, request_info(request))
