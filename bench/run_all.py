@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.footprint", "bench.scope_throughput"]
+BENCHMARKS = ["bench.footprint", "bench.scope_throughput", "bench.auth_signin"]
 
 
 def main() -> None:

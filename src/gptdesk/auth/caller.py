@@ -4,7 +4,9 @@ This is the gateway check Supabase's Kong/Envoy does in front of every service, 
 JWT verification each service does: pure functions of the headers and the secret.
 """
 
+import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from gptdesk.auth.tokens import InvalidToken, verify
@@ -37,6 +39,22 @@ class Caller:
         return str(sub) if sub else None
 
 
+_INVALID_KEY = ("Invalid API key", "Double check your Supabase `anon` or `service_role` API key.")
+
+
+@lru_cache(maxsize=32)
+def _verified_key(apikey: str, secret: str) -> tuple[str, int]:
+    """(role, exp) of a valid project key. Cached: every request sends the same two keys,
+    and a signature check costs more than the rest of the gateway check together."""
+    try:
+        claims = verify(apikey, secret)
+    except InvalidToken:
+        raise GatewayError(*_INVALID_KEY) from None
+    if "sub" in claims or claims["role"] not in ("anon", "service_role"):
+        raise GatewayError(*_INVALID_KEY)  # a user's access token is not a project key
+    return str(claims["role"]), int(claims["exp"])
+
+
 def project_key_role(apikey: str | None, secret: str) -> str:
     """The role of the project key (anon or service_role), or GatewayError."""
     if not apikey:
@@ -44,18 +62,10 @@ def project_key_role(apikey: str | None, secret: str) -> str:
             "No API key found in request",
             "No `apikey` request header or url param was found.",
         )
-    try:
-        claims = verify(apikey, secret)
-    except InvalidToken:
-        raise GatewayError(
-            "Invalid API key", "Double check your Supabase `anon` or `service_role` API key."
-        ) from None
-    if "sub" in claims or claims["role"] not in ("anon", "service_role"):
-        # A user's access token is not a project key.
-        raise GatewayError(
-            "Invalid API key", "Double check your Supabase `anon` or `service_role` API key."
-        )
-    return str(claims["role"])
+    role, expires = _verified_key(apikey, secret)
+    if expires <= time.time():
+        raise GatewayError(*_INVALID_KEY)
+    return role
 
 
 def bearer_token(authorization: str | None) -> str | None:
