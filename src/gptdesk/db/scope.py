@@ -109,14 +109,20 @@ class Scope:
         return self._transaction(preamble(claims, request, read_only=read_only))
 
     def as_auth_service(
-        self, *, request: RequestInfo | None = None, user_id: str | None = None
+        self,
+        *,
+        request: RequestInfo | None = None,
+        user_id: str | None = None,
+        read_only: bool = False,
     ) -> AbstractAsyncContextManager[asyncpg.Connection]:
         """The auth service's one way past RLS: its own role, for the auth schema only.
 
         `user_id` is the user the action is for, so audit rows name them as the actor.
         """
         claims = {"role": AUTH_SERVICE_ROLE, **({"sub": user_id} if user_id else {})}
-        return self._transaction(preamble(claims, request, role=AUTH_SERVICE_ROLE))
+        return self._transaction(
+            preamble(claims, request, read_only=read_only, role=AUTH_SERVICE_ROLE)
+        )
 
     @asynccontextmanager
     async def _transaction(self, opening: str) -> AsyncIterator[asyncpg.Connection]:
