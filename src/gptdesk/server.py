@@ -69,6 +69,10 @@ def banner(settings: Settings, secret: str, database: str) -> str:
             f"  anon key          {keys.anon_key}",
             f"  service_role key  {keys.service_role_key}",
             "  clients: create_client(URL, ANON_KEY); `gptdesk keys --json` prints these",
+            "  first admin: .venv/bin/gptdesk user create --email you@example.com "
+            "--role super_admin",
+            f"  sign in: POST {settings.base_url}/auth/v1/token?grant_type=password "
+            "(supabase: auth.sign_in_with_password)",
         ]
     )
 

@@ -1,0 +1,76 @@
+-- 0011_audit_membership: role and team changes of a profile are audited in the same
+-- transaction, whoever makes them (a team admin through REST, a super admin, the server).
+--
+-- The row names the actor from the request's JWT, the changed user as the resource, the
+-- team the user left or joined (so that team's admins can read it), before and after, and
+-- the client address and user agent the request scope set (never headers for the address).
+set local lock_timeout = '5s';
+
+create or replace function public.audit_membership_change()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  actor uuid := auth.uid();
+  actor_profile uuid;
+  headers jsonb := '{}'::jsonb;
+  client_ip inet;
+  change text;
+begin
+  if new.role is not distinct from old.role and new.team_id is not distinct from old.team_id then
+    return new;
+  end if;
+  change := case when new.team_id is distinct from old.team_id then 'user.team_changed'
+                 else 'user.role_changed' end;
+  begin
+    headers := coalesce(nullif(current_setting('request.headers', true), '')::jsonb, '{}'::jsonb);
+    if pg_catalog.jsonb_typeof(headers) <> 'object' then
+      headers := '{}'::jsonb;
+    end if;
+  exception when invalid_text_representation then
+    headers := '{}'::jsonb;
+  end;
+  begin
+    client_ip := nullif(btrim(current_setting('request.client_ip', true)), '')::inet;
+  exception when invalid_text_representation then
+    client_ip := null;
+  end;
+  select u.id into actor_profile from public.users u where u.id = actor;
+  insert into public.audit_logs
+    (user_id, team_id, action, resource_type, resource_id, details, ip_address, user_agent)
+  values (
+    actor_profile,
+    coalesce(new.team_id, old.team_id),
+    change,
+    'user',
+    new.id,
+    pg_catalog.jsonb_build_object(
+      'before', pg_catalog.jsonb_build_object('role', old.role, 'team_id', old.team_id),
+      'after', pg_catalog.jsonb_build_object('role', new.role, 'team_id', new.team_id))
+      || case when actor is not null and actor_profile is null
+              then pg_catalog.jsonb_build_object('actor_id', actor) else '{}'::jsonb end,
+    client_ip,
+    headers ->> 'user-agent');
+  -- A move between teams is also shown to the team the user left.
+  if new.team_id is distinct from old.team_id and old.team_id is not null
+     and new.team_id is not null then
+    insert into public.audit_logs
+      (user_id, team_id, action, resource_type, resource_id, details, ip_address, user_agent)
+    values (actor_profile, old.team_id, 'user.team_changed', 'user', new.id,
+      pg_catalog.jsonb_build_object(
+        'before', pg_catalog.jsonb_build_object('role', old.role, 'team_id', old.team_id),
+        'after', pg_catalog.jsonb_build_object('role', new.role, 'team_id', new.team_id)),
+      client_ip, headers ->> 'user-agent');
+  end if;
+  return new;
+end
+$$;
+
+revoke execute on function public.audit_membership_change()
+  from public, anon, authenticated, service_role;
+
+create or replace trigger audit_membership_change
+  after update of role, team_id on public.users
+  for each row execute function public.audit_membership_change();
