@@ -15,6 +15,10 @@ as $$
 declare
   actor uuid := auth.uid();
   actor_profile uuid;
+  -- A team being deleted empties its members' team_id (on delete set null); by then the
+  -- team row is gone, so the audit row cannot point at it.
+  old_team uuid := (select t.id from public.teams t where t.id = old.team_id);
+  new_team uuid := (select t.id from public.teams t where t.id = new.team_id);
   headers jsonb := '{}'::jsonb;
   client_ip inet;
   change text;
@@ -42,7 +46,7 @@ begin
     (user_id, team_id, action, resource_type, resource_id, details, ip_address, user_agent)
   values (
     actor_profile,
-    coalesce(new.team_id, old.team_id),
+    coalesce(new_team, old_team),
     change,
     'user',
     new.id,
@@ -54,11 +58,11 @@ begin
     client_ip,
     headers ->> 'user-agent');
   -- A move between teams is also shown to the team the user left.
-  if new.team_id is distinct from old.team_id and old.team_id is not null
-     and new.team_id is not null then
+  if new.team_id is distinct from old.team_id and old_team is not null
+     and new_team is not null then
     insert into public.audit_logs
       (user_id, team_id, action, resource_type, resource_id, details, ip_address, user_agent)
-    values (actor_profile, old.team_id, 'user.team_changed', 'user', new.id,
+    values (actor_profile, old_team, 'user.team_changed', 'user', new.id,
       pg_catalog.jsonb_build_object(
         'before', pg_catalog.jsonb_build_object('role', old.role, 'team_id', old.team_id),
         'after', pg_catalog.jsonb_build_object('role', new.role, 'team_id', new.team_id)),

@@ -59,3 +59,21 @@ async def test_a_refused_change_leaves_no_audit_row(
         await admin_conn.fetchval("select count(*) from audit_logs where resource_id = $1", user)
         == 0
     )
+
+
+async def test_deleting_a_team_audits_its_members_leaving(
+    admin_conn: asyncpg.Connection,
+) -> None:
+    team = await admin_conn.fetchval("insert into teams (name) values ('doomed') returning id")
+    user = await admin_conn.fetchval(
+        "insert into auth.users (aud, role, email, raw_app_meta_data) values "
+        "('authenticated', 'authenticated', $1, jsonb_build_object('team_id', $2::text)) "
+        "returning id",
+        f"d-{secrets.token_hex(5)}@example.com",
+        str(team),
+    )
+    await admin_conn.execute("delete from teams where id = $1", team)
+    row = await admin_conn.fetchrow(
+        "select action, team_id from audit_logs where resource_id = $1", user
+    )
+    assert (row["action"], row["team_id"]) == ("user.team_changed", None)
