@@ -3,7 +3,12 @@
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.footprint", "bench.scope_throughput", "bench.auth_signin"]
+BENCHMARKS = [
+    "bench.footprint",
+    "bench.scope_throughput",
+    "bench.auth_signin",
+    "bench.rls_helpers",
+]
 
 
 def main() -> None:

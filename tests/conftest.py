@@ -197,6 +197,17 @@ def server(db: MigratedDatabase) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="session")
 def open_server(db: MigratedDatabase) -> Iterator[LiveServer]:
-    """The server with open sign-up and addresses confirmed on sign-up, for client flows."""
-    with running_server(db, open_signup="true", autoconfirm="true") as live:
+    """The server with open sign-up and addresses confirmed on sign-up, for client flows.
+
+    Its per-IP limits fit the whole suite, which signs up and in from 127.0.0.1 far more
+    often than GoTrue's defaults allow (tests/auth/test_rate_limits.py has its own server).
+    """
+    with running_server(
+        db,
+        open_signup="true",
+        autoconfirm="true",
+        rate_limit_signup_ip="10000/hour",
+        rate_limit_token_ip="10000/hour",
+        rate_limit_verify_ip="10000/hour",
+    ) as live:
         yield live

@@ -7,20 +7,26 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from gptdesk import __version__, health
-from gptdesk.auth import admin_routes
+from gptdesk import __version__, api, health
+from gptdesk.auth import admin_routes, mfa_routes, recovery_routes
 from gptdesk.auth import routes as auth_routes
 from gptdesk.auth.admin import AdminService
 from gptdesk.auth.caller import GatewayError
 from gptdesk.auth.errors import AuthError, render
+from gptdesk.auth.live_sessions import RequestAuthenticator
+from gptdesk.auth.mail import create_mailer
+from gptdesk.auth.mfa import apply_admin_policy
 from gptdesk.auth.passwords import PasswordPolicy
 from gptdesk.auth.ratelimit import RateLimiter
 from gptdesk.auth.service import AuthConfig, AuthService
+from gptdesk.auth.verification import VerificationService
 from gptdesk.config import Settings
 from gptdesk.db.pool import create_pool
 from gptdesk.db.roles import authenticator_dsn
 from gptdesk.db.scope import Scope
 from gptdesk.log import configure_logging
+from gptdesk.teams import routes as team_routes
+from gptdesk.teams.service import InvitationService
 
 
 def auth_config(settings: Settings) -> AuthConfig:
@@ -36,11 +42,16 @@ def auth_config(settings: Settings) -> AuthConfig:
             settings.password_min_length, tuple(settings.password_required_characters)
         ),
         reuse_interval=settings.refresh_token_reuse_interval,
+        mail_token_ttl=settings.mail_token_ttl,
     )
 
 
 async def _auth_error(request: Request, error: AuthError) -> JSONResponse:
     return render(request, error)
+
+
+async def _api_error(request: Request, error: api.ApiError) -> JSONResponse:
+    return api.render(request, error)
 
 
 async def _gateway_error(request: Request, error: GatewayError) -> JSONResponse:
@@ -59,7 +70,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
         app.state.scope = Scope(pool)
-        app.state.auth = AuthService(app.state.scope, auth_config(settings))
+        app.state.mailer = mailer = create_mailer(settings)
+        app.state.auth = AuthService(app.state.scope, auth_config(settings), mailer)
+        app.state.verification = VerificationService(app.state.auth, mailer.redirects)
+        app.state.invitations = InvitationService(app.state.scope, mailer, settings.invitation_ttl)
+        app.state.request_authenticator = RequestAuthenticator(
+            app.state.scope, settings.jwt_secret.get_secret_value()
+        )
         app.state.rate_limiter = RateLimiter(
             settings.rate_limit_storage,
             {
@@ -72,8 +89,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.auth_admin = AdminService(app.state.auth)
         try:
+            await apply_admin_policy(app.state.scope, settings.admin_requires_aal2)
             yield
         finally:
+            await mailer.drain()
             app.state.rate_limiter.close()
             await pool.close()
 
@@ -92,6 +111,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_routes.router)
     app.include_router(auth_routes.open_router)
     app.include_router(admin_routes.router)
+    app.include_router(recovery_routes.router)
+    app.include_router(recovery_routes.open_router)
+    app.include_router(team_routes.router)
+    app.include_router(mfa_routes.router)
     app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
     app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]
+    app.add_exception_handler(api.ApiError, _api_error)  # type: ignore[arg-type]
     return app

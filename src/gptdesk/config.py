@@ -1,6 +1,7 @@
 """Every setting of GPT Desk in one typed class, read from GPTDESK_* environment variables."""
 
 import os
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -72,6 +73,46 @@ class Settings(BaseSettings):
         default=False,
         description="Treat new e-mail addresses as confirmed without a confirmation e-mail.",
     )
+    site_url: str | None = Field(
+        default=None,
+        description="The app's URL: where links in mails lead when no allowed redirect_to is "
+        "given (default: the public URL).",
+    )
+    redirect_urls: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Comma-separated URL patterns ('*' matches anything) a redirect_to may "
+        "match besides the site URL's own origin.",
+    )
+    mail_token_ttl: int = Field(
+        default=3600,
+        ge=60,
+        le=30 * 86400,
+        description="Seconds a confirmation, recovery or e-mail change link stays valid.",
+    )
+    invitation_ttl: int = Field(
+        default=7 * 86400,
+        ge=60,
+        le=90 * 86400,
+        description="Seconds a team invitation stays valid.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server for mail; unset: mails go to the log and <data dir>/outbox.",
+    )
+    smtp_port: int = Field(
+        default=587, ge=1, le=65535, description="SMTP port (465: TLS from the first byte)."
+    )
+    smtp_user: str | None = Field(default=None, description="SMTP login name (none: no login).")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_from: str = Field(
+        default="GPT Desk <no-reply@gptdesk.localhost>", description="Sender of every mail."
+    )
+    smtp_starttls: bool = Field(
+        default=True, description="Upgrade SMTP connections with STARTTLS (fail if impossible)."
+    )
+    smtp_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds an SMTP connection or reply may take."
+    )
     password_min_length: int = Field(
         default=8, ge=6, le=128, description="Shortest password accepted."
     )
@@ -100,6 +141,11 @@ class Settings(BaseSettings):
         default=10,
         ge=0,
         description="Seconds a rotated refresh token may still be presented (lost responses).",
+    )
+    admin_requires_aal2: bool = Field(
+        default=False,
+        description="Team admins and super admins act as plain users until their session has "
+        "passed MFA (aal2); enforced by PostgreSQL.",
     )
     embedded_pg_port: int = Field(
         default=0, ge=0, le=65535, description="Port of the embedded PostgreSQL (0: a free one)."
@@ -137,11 +183,28 @@ class Settings(BaseSettings):
         parse_rate(value)  # ValueError names what is wrong
         return value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "redirect_urls", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("site_url")
+    @classmethod
+    def _check_site_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _check_sender(cls, value: str) -> str:
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError("must be an address, e.g. 'GPT Desk <desk@example.com>'")
         return value
 
     @model_validator(mode="after")

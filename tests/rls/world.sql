@@ -16,6 +16,9 @@
 -- Documents lie in their team's folder of the bucket, `<team id>/documents/<name>`: two of
 -- team A (user_a's handbook.pdf, admin_a's policies.md) and one of team B (user_b's
 -- notes.txt).
+--
+-- Invitations: team A has a pending one and a revoked one from admin_a, team B a pending
+-- one from the super admin.
 
 insert into public.teams (id, name, description) values
   ('10000000-0000-4000-8000-00000000000a', 'Team A', 'RLS world: team A'),
@@ -109,3 +112,17 @@ on conflict (id) do nothing;
 insert into public.gpt_ratings (gpt_id, user_id, rating) values
   ('30000000-0000-4000-8000-0000000000a1', '20000000-0000-4000-8000-0000000000a1', 5)
 on conflict (gpt_id, user_id) do nothing;
+
+insert into public.team_invitations
+  (id, team_id, email, role, token_hash, invited_by, created_at, expires_at, revoked_at)
+values
+  ('90000000-0000-4000-8000-0000000000a1', '10000000-0000-4000-8000-00000000000a',
+   'invitee@team-a.test', 'user', repeat('a', 64), '20000000-0000-4000-8000-0000000000a2',
+   now(), now() + interval '7 days', null),
+  ('90000000-0000-4000-8000-0000000000a2', '10000000-0000-4000-8000-00000000000a',
+   'revoked@team-a.test', 'admin', repeat('e', 64), '20000000-0000-4000-8000-0000000000a2',
+   now() - interval '1 day', now() + interval '6 days', now()),
+  ('90000000-0000-4000-8000-0000000000b1', '10000000-0000-4000-8000-00000000000b',
+   'invitee@team-b.test', 'user', repeat('b', 64), '20000000-0000-4000-8000-000000000005',
+   now(), now() + interval '7 days', null)
+on conflict (id) do nothing;

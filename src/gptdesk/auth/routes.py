@@ -91,7 +91,8 @@ def limiter(request: Request) -> RateLimiter:
 async def signup(request: Request, auth: Service, body: Body) -> dict[str, Any]:
     """Create an account (Authorization is not read here: clients may send a stale token)."""
     await limiter(request).hit("signup_ip", client_ip(request))
-    return await auth.sign_up(body, request_info(request))
+    redirect_to = request.query_params.get("redirect_to")  # where the confirmation link leads
+    return await auth.sign_up(body, request_info(request), redirect_to)
 
 
 @router.post("/token")
@@ -117,7 +118,8 @@ async def get_user(auth: Service, claims: Claims) -> dict[str, Any]:
 @router.put("/user")
 async def put_user(request: Request, auth: Service, claims: Claims, body: Body) -> dict[str, Any]:
     """Change the signed-in user's password, email or metadata."""
-    return await auth.update_user(claims, body, request_info(request))
+    redirect_to = request.query_params.get("redirect_to")  # where an e-mail change link leads
+    return await auth.update_user(claims, body, request_info(request), redirect_to)
 
 
 @router.post("/logout", status_code=204)

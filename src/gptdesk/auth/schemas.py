@@ -42,8 +42,28 @@ def identity_json(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-def user_json(user: asyncpg.Record, identities: list[asyncpg.Record]) -> dict[str, Any]:
-    """A User object: what GET /user returns and sessions carry."""
+def factor_json(row: asyncpg.Record) -> dict[str, Any]:
+    """One MFA factor as GoTrue lists it on the user (never its secret)."""
+    body: dict[str, Any] = {"id": str(row["id"])}
+    if row["friendly_name"] is not None:
+        body["friendly_name"] = row["friendly_name"]
+    body.update(
+        factor_type=row["factor_type"],
+        status=row["status"],
+        phone="",
+        created_at=timestamp(row["created_at"]),
+        updated_at=timestamp(row["updated_at"]),
+        last_challenged_at=timestamp(row["last_challenged_at"]),
+    )
+    return body
+
+
+def user_json(
+    user: asyncpg.Record,
+    identities: list[asyncpg.Record],
+    factors: list[asyncpg.Record] | None = None,
+) -> dict[str, Any]:
+    """A User object: what GET /user returns and sessions carry (`factors` only if any)."""
     body: dict[str, Any] = {
         "id": str(user["id"]),
         "aud": user["aud"] or "authenticated",
@@ -64,6 +84,8 @@ def user_json(user: asyncpg.Record, identities: list[asyncpg.Record]) -> dict[st
         updated_at=timestamp(user["updated_at"]),
         is_anonymous=bool(user["is_anonymous"]),
     )
+    if factors:
+        body["factors"] = [factor_json(row) for row in factors]
     if user["banned_until"] is not None:
         body["banned_until"] = timestamp(user["banned_until"])
     return body

@@ -15,8 +15,12 @@ from typing import Any
 
 import asyncpg
 
+from gptdesk.auth import invitations
+from gptdesk.auth import mfa_repository as mfa_repo
 from gptdesk.auth import repository as repo
+from gptdesk.auth import verification_repository as vrepo
 from gptdesk.auth.errors import AuthError, invalid_credentials, validation_failed
+from gptdesk.auth.mail import Mailer, MailKind
 from gptdesk.auth.passwords import PasswordPolicy, hash_password, verify_password
 from gptdesk.auth.schemas import session_json, timestamp, user_json
 from gptdesk.auth.tokens import mint_access_token
@@ -26,7 +30,13 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_EMAIL_LENGTH = 255
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; a megabyte would only cost us time
 # Keys of user metadata that belong to the server, never to what a client sends.
-_RESERVED_METADATA = {"email", "email_verified", "phone_verified", "sub"}
+_RESERVED_METADATA = {
+    "email",
+    "email_verified",
+    "phone_verified",
+    "sub",
+    invitations.INVITATION_FIELD,
+}
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,7 @@ class AuthConfig:
     autoconfirm: bool
     policy: PasswordPolicy
     reuse_interval: int
+    mail_token_ttl: int = 3600
 
 
 def hash_token(token: str) -> str:
@@ -76,9 +87,30 @@ def check_password_field(password: object, what: str) -> str:
 class AuthService:
     """The GoTrue-compatible flows over the auth schema."""
 
-    def __init__(self, scope: Scope, config: AuthConfig) -> None:
+    def __init__(self, scope: Scope, config: AuthConfig, mailer: Mailer | None = None) -> None:
         self.scope = scope
         self.config = config
+        self.mailer = mailer  # None: no mail (the CLI)
+
+    def mail_link(
+        self,
+        kind: MailKind,
+        to: str,
+        token: str,
+        verify_type: str,
+        redirect_to: str | None,
+        **extra: Any,
+    ) -> None:
+        """Mail a /verify link; call only after the transaction that issued `token` committed."""
+        if self.mailer is not None:
+            self.mailer.send(
+                kind,
+                to,
+                link=self.mailer.verify_url(token, verify_type, redirect_to),
+                token=token,
+                expires_in=self.config.mail_token_ttl,
+                **extra,
+            )
 
     def _check_strength(self, password: str) -> None:
         reasons, message = self.config.policy.problems(password)
@@ -114,7 +146,11 @@ class AuthService:
         await repo.record_sign_in(conn, user["id"])
         fresh = await repo.user_by_id(conn, user["id"])
         assert fresh is not None
-        body = user_json(fresh, await repo.identities(conn, user["id"]))
+        body = user_json(
+            fresh,
+            await repo.identities(conn, user["id"]),
+            await mfa_repo.factors(conn, user["id"]),
+        )
         access = mint_access_token(
             secret=self.config.secret,
             issuer=self.config.issuer,
@@ -127,44 +163,74 @@ class AuthService:
         )
         return session_json(access, refresh, body)
 
-    async def sign_up(self, body: dict[str, Any], request: RequestInfo) -> dict[str, Any]:
-        """POST /signup: a Session when the address needs no confirmation, else the User."""
+    async def sign_up(
+        self, body: dict[str, Any], request: RequestInfo, redirect_to: str | None = None
+    ) -> dict[str, Any]:
+        """POST /signup: a Session when the address needs no confirmation, else the User.
+
+        Without autoconfirm the address gets a confirmation mail. An invitation token in
+        `data` opens sign-up even when it is closed and confirms the address (invitations.py).
+        """
         email = check_email(body.get("email"))
         password = check_password_field(body.get("password"), "Signup")
         metadata = body.get("data") or {}
         if not isinstance(metadata, dict):
             raise validation_failed("data must be a JSON object")
-        if not self.config.open_signup:
+        invitation_token = metadata.get(invitations.INVITATION_FIELD)
+        if invitation_token is None and not self.config.open_signup:
             raise AuthError(422, "signup_disabled", "Signups not allowed for this instance")
         self._check_strength(password)
         password_hash = await hash_password(password)
         user_metadata = {k: v for k, v in metadata.items() if k not in _RESERVED_METADATA}
-        confirmed = self.config.autoconfirm
+        confirmed = self.config.autoconfirm or invitation_token is not None
         new_id = uuid.uuid4()  # known up front so the audit row names the new user as actor
+        mail_token = None
         async with self.scope.as_auth_service(request=request, user_id=str(new_id)) as conn:
-            if await repo.user_by_email(conn, email) is not None:
+            invitation = None
+            if invitation_token is not None:
+                invitation = await invitations.invitation_for(conn, invitation_token, email)
+            existing = await repo.user_by_email(conn, email)
+            if existing is not None:
                 if confirmed:
                     raise AuthError(422, "user_already_exists", "User already registered")
-                # Without autoconfirm GoTrue answers as if it worked: no account enumeration.
-                return _obfuscated_user(email, user_metadata)
-            user = await repo.create_user(
-                conn,
-                user_id=new_id,
-                email=email,
-                password_hash=password_hash,
-                user_metadata={
-                    **user_metadata,
-                    "email": email,
-                    "email_verified": confirmed,
-                    "phone_verified": False,
-                },
-                app_metadata={"provider": "email", "providers": ["email"]},
-                confirmed=confirmed,
-            )
-            await repo.audit(conn, "user.signed_up", user["id"], {"email": email})
-            if confirmed:
-                return await self._issue_session(conn, user, request, "password")
-            return user_json(user, await repo.identities(conn, user["id"]))
+                # Without autoconfirm GoTrue answers as if it worked: no account enumeration;
+                # an account still unconfirmed gets a new confirmation mail.
+                if existing["email_confirmed_at"] is None:
+                    mail_token = await vrepo.issue_token(
+                        conn, existing["id"], "confirmation", email, self.config.mail_token_ttl
+                    )
+                    await vrepo.mark_confirmation_sent(conn, existing["id"])
+                result = _obfuscated_user(email, user_metadata)
+            else:
+                app_metadata = {"provider": "email", "providers": ["email"]}
+                if invitation is not None:
+                    app_metadata.update(invitations.invited_app_metadata(invitation))
+                user = await repo.create_user(
+                    conn,
+                    user_id=new_id,
+                    email=email,
+                    password_hash=password_hash,
+                    user_metadata={
+                        **user_metadata,
+                        "email": email,
+                        "email_verified": confirmed,
+                        "phone_verified": False,
+                    },
+                    app_metadata=app_metadata,
+                    confirmed=confirmed,
+                )
+                await repo.audit(conn, "user.signed_up", user["id"], {"email": email})
+                if invitation is not None:
+                    await invitations.accept(conn, invitation, user["id"])
+                if confirmed:
+                    return await self._issue_session(conn, user, request, "password")
+                mail_token = await vrepo.issue_token(
+                    conn, user["id"], "confirmation", email, self.config.mail_token_ttl
+                )
+                result = user_json(user, await repo.identities(conn, user["id"]))
+        if mail_token is not None:
+            self.mail_link("confirmation", email, mail_token, "signup", redirect_to)
+        return result
 
     async def sign_in_with_password(
         self, body: dict[str, Any], request: RequestInfo
@@ -264,7 +330,11 @@ class AuthService:
             parent_hash=parent_hash,
         )
         await repo.touch_session(conn, session["id"])
-        body = user_json(user, await repo.identities(conn, user["id"]))
+        body = user_json(
+            user,
+            await repo.identities(conn, user["id"]),
+            await mfa_repo.factors(conn, user["id"]),
+        )
         access = mint_access_token(
             secret=self.config.secret,
             issuer=self.config.issuer,
@@ -280,7 +350,11 @@ class AuthService:
         """GET /user: the token's user, if the user and the session still exist."""
         async with self.scope.as_auth_service() as conn:
             user, _ = await self._user_and_session(conn, claims)
-            return user_json(user, await repo.identities(conn, user["id"]))
+            return user_json(
+                user,
+                await repo.identities(conn, user["id"]),
+                await mfa_repo.factors(conn, user["id"]),
+            )
 
     async def _user_and_session(
         self, conn: asyncpg.Connection, claims: dict[str, Any]
@@ -307,9 +381,17 @@ class AuthService:
         return user, session_id
 
     async def update_user(
-        self, claims: dict[str, Any], body: dict[str, Any], request: RequestInfo
+        self,
+        claims: dict[str, Any],
+        body: dict[str, Any],
+        request: RequestInfo,
+        redirect_to: str | None = None,
     ) -> dict[str, Any]:
-        """PUT /user: password, email and user metadata."""
+        """PUT /user: password, email and user metadata.
+
+        Without autoconfirm a new address is only recorded (`new_email`) and mailed a link;
+        /verify applies it.
+        """
         password = body.get("password")
         email = body.get("email")
         data = body.get("data")
@@ -321,6 +403,7 @@ class AuthService:
             self._check_strength(password)
             password_hash = await hash_password(password)
         new_email = check_email(email) if email is not None else None
+        pending_email = mail_token = None
         async with self.scope.as_auth_service(request=request, user_id=claims.get("sub")) as conn:
             user, _ = await self._user_and_session(conn, claims)
             metadata = None
@@ -342,11 +425,13 @@ class AuthService:
                         "A user with this email address has already been registered",
                     )
                 if not self.config.autoconfirm:
-                    raise AuthError(
-                        422,
-                        "email_change_needs_confirmation",
-                        "Changing the email address needs a confirmation e-mail, which this "
-                        "instance cannot send yet",
+                    pending_email, new_email = new_email, None
+                    await vrepo.set_pending_email(conn, user["id"], pending_email)
+                    mail_token = await vrepo.issue_token(
+                        conn, user["id"], "email_change", pending_email, self.config.mail_token_ttl
+                    )
+                    await repo.audit(
+                        conn, "user.email_change_requested", user["id"], {"email": pending_email}
                     )
             else:
                 new_email = None
@@ -361,7 +446,21 @@ class AuthService:
                 await repo.audit(conn, "user.password_changed", user["id"])
             if new_email is not None:
                 await repo.audit(conn, "user.email_changed", user["id"], {"email": new_email})
-            return user_json(updated, await repo.identities(conn, user["id"]))
+            result = user_json(
+                updated,
+                await repo.identities(conn, user["id"]),
+                await mfa_repo.factors(conn, user["id"]),
+            )
+        if pending_email is not None and mail_token is not None:
+            self.mail_link(
+                "email_change",
+                pending_email,
+                mail_token,
+                "email_change",
+                redirect_to,
+                old_email=user["email"],
+            )
+        return result
 
     async def sign_out(self, claims: dict[str, Any], scope_name: str, request: RequestInfo) -> None:
         """POST /logout?scope=global|local|others."""
