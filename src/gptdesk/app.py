@@ -19,6 +19,7 @@ from gptdesk.auth.mfa import apply_admin_policy
 from gptdesk.auth.passwords import PasswordPolicy
 from gptdesk.auth.ratelimit import RateLimiter
 from gptdesk.auth.service import AuthConfig, AuthService
+from gptdesk.auth.signing import SigningKeys
 from gptdesk.auth.verification import VerificationService
 from gptdesk.config import Settings
 from gptdesk.db.pool import create_pool
@@ -30,10 +31,12 @@ from gptdesk.teams.service import InvitationService
 
 
 def auth_config(settings: Settings) -> AuthConfig:
-    """The auth service's view of the settings."""
+    """The auth service's view of the settings (loads the signing key when one is set)."""
     assert settings.jwt_secret is not None
+    secret = settings.jwt_secret.get_secret_value()
     return AuthConfig(
-        secret=settings.jwt_secret.get_secret_value(),
+        secret=secret,
+        keys=SigningKeys.load(secret, settings.jwt_algorithm, settings.jwt_signing_key_file),
         issuer=f"{settings.base_url}/auth/v1",
         jwt_exp=settings.jwt_exp,
         open_signup=settings.open_signup,
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if not settings.database_url or settings.jwt_secret is None:
         raise RuntimeError("create_app needs GPTDESK_DATABASE_URL and GPTDESK_JWT_SECRET set")
     configure_logging(settings.log_level, settings.log_format)
+    config = auth_config(settings)
     dsn = authenticator_dsn(settings.database_url, settings.jwt_secret.get_secret_value())
 
     @asynccontextmanager
@@ -71,12 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = await create_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
         app.state.scope = Scope(pool)
         app.state.mailer = mailer = create_mailer(settings)
-        app.state.auth = AuthService(app.state.scope, auth_config(settings), mailer)
+        app.state.auth = AuthService(app.state.scope, config, mailer)
         app.state.verification = VerificationService(app.state.auth, mailer.redirects)
         app.state.invitations = InvitationService(app.state.scope, mailer, settings.invitation_ttl)
-        app.state.request_authenticator = RequestAuthenticator(
-            app.state.scope, settings.jwt_secret.get_secret_value()
-        )
+        app.state.request_authenticator = RequestAuthenticator(app.state.scope, config.keys)
         app.state.rate_limiter = RateLimiter(
             settings.rate_limit_storage,
             {
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="GPT Desk", version=__version__, lifespan=lifespan, docs_url=None)
     app.state.settings = settings
+    app.state.signing_keys = config.keys
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

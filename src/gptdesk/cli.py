@@ -13,6 +13,7 @@ from gptdesk.auth.admin import AdminService
 from gptdesk.auth.errors import AuthError
 from gptdesk.auth.keys import project_keys
 from gptdesk.auth.service import AuthService
+from gptdesk.auth.signing import SigningKeyError
 from gptdesk.config import ConfigError, Settings
 from gptdesk.datadir import DataDir, DataDirError
 from gptdesk.db import migrate as migrations
@@ -26,7 +27,7 @@ from gptdesk.db.embedded import EmbeddedPostgresError
 from gptdesk.db.pool import create_pool
 from gptdesk.db.roles import DatabaseUrlError, authenticator_dsn
 from gptdesk.db.scope import RequestInfo, Scope
-from gptdesk.server import PortInUse, resolve_secret
+from gptdesk.server import PortInUse, resolve_secret, resolve_signing_key
 from gptdesk.server import serve as run_server
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ app = typer.Typer(
 # Failures a person can fix: printed as one line, exit code 1, no traceback.
 EXPECTED_ERRORS = (
     ConfigError,
+    SigningKeyError,
     DataDirError,
     EmbeddedPostgresError,
     DatabaseUnavailable,
@@ -147,6 +149,7 @@ def user_create(
     try:
         folder.prepare()
         secret = resolve_secret(settings, folder)
+        settings = resolve_signing_key(settings, folder)
         with database_for_tools(settings.database_url, folder, settings.embedded_pg_port) as dsn:
             user = asyncio.run(_create_user(settings, dsn, secret, attributes))
     except EXPECTED_ERRORS as exc:

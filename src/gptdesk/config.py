@@ -62,6 +62,15 @@ class Settings(BaseSettings):
         default=2, ge=0, description="Pooled connections kept open per worker."
     )
     db_pool_max: int = Field(default=10, ge=1, description="Pooled connections at most per worker.")
+    jwt_algorithm: Literal["HS256", "ES256", "RS256"] = Field(
+        default="HS256",
+        description="How access tokens are signed: HS256 with the secret, or ES256/RS256 with "
+        "a private key whose public half is served at /auth/v1/.well-known/jwks.json.",
+    )
+    jwt_signing_key_file: Path | None = Field(
+        default=None,
+        description="PEM private key for ES256/RS256; generated once into the data dir if unset.",
+    )
     jwt_exp: int = Field(
         default=3600, ge=30, le=7 * 86400, description="Lifetime of access tokens in seconds."
     )

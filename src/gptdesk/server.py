@@ -1,6 +1,7 @@
 """`gptdesk serve`: lock the data dir, bring up the database, migrate, print the keys, serve."""
 
 import asyncio
+import contextlib
 import errno
 import os
 import signal
@@ -12,6 +13,7 @@ import uvicorn
 
 from gptdesk import __version__
 from gptdesk.auth.keys import project_keys
+from gptdesk.auth.signing import SYMMETRIC, SigningKeys, generate_private_key, write_private_key
 from gptdesk.config import ConfigError, Settings
 from gptdesk.datadir import DataDir
 from gptdesk.db.database import open_database, prepare, redact
@@ -59,6 +61,23 @@ def resolve_secret(settings: Settings, data_dir: DataDir) -> str:
     return data_dir.jwt_secret()
 
 
+def resolve_signing_key(settings: Settings, data_dir: DataDir) -> Settings:
+    """Settings with a signing key file when tokens are signed asymmetrically.
+
+    Without GPTDESK_JWT_SIGNING_KEY_FILE a key is generated once into the data dir (0600), so
+    every worker and every restart signs with the same key; hosts of one deployment must be
+    given the same file.
+    """
+    if settings.jwt_algorithm == SYMMETRIC or settings.jwt_signing_key_file is not None:
+        return settings
+    path = data_dir.path / f"jwt_signing_key.{settings.jwt_algorithm.lower()}.pem"
+    if not path.exists():
+        # Another process may have made it a moment ago.
+        with contextlib.suppress(FileExistsError):
+            write_private_key(path, generate_private_key(settings.jwt_algorithm))
+    return settings.model_copy(update={"jwt_signing_key_file": path})
+
+
 def banner(settings: Settings, secret: str, database: str) -> str:
     """What a person needs to start using the server."""
     keys = project_keys(secret)
@@ -92,6 +111,8 @@ def serve(settings: Settings) -> None:
     try:
         check_port(settings.host, settings.port)
         secret = resolve_secret(settings, data_dir)
+        settings = resolve_signing_key(settings, data_dir)
+        SigningKeys.load(secret, settings.jwt_algorithm, settings.jwt_signing_key_file)
         # Room for every worker's pool, plus the owner's and a psql or two.
         max_connections = max(100, settings.workers * settings.db_pool_max + 20)
         with open_database(
@@ -111,6 +132,8 @@ def serve(settings: Settings) -> None:
                 GPTDESK_JWT_SECRET=secret,
                 GPTDESK_DATA_DIR=str(data_dir.path),
             )
+            if settings.jwt_signing_key_file is not None:
+                os.environ["GPTDESK_JWT_SIGNING_KEY_FILE"] = str(settings.jwt_signing_key_file)
             uvicorn.run(
                 "gptdesk.app:create_app",
                 factory=True,

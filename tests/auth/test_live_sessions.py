@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from gptdesk.auth.live_sessions import RequestAuthenticator, SessionEnded
+from gptdesk.auth.signing import SigningKeys
 from gptdesk.db.scope import Scope
 from tests.conftest import LiveServer, MigratedDatabase
 
@@ -73,7 +74,7 @@ async def test_team_b_token_reads_nothing_of_team_a(
         user_a,
     )
     _, headers_b = signed_in_user(server, admin_http, team_b)
-    caller = await RequestAuthenticator(scope, db.jwt_secret).caller(headers_b)
+    caller = await RequestAuthenticator(scope, SigningKeys(db.jwt_secret)).caller(headers_b)
     assert caller.role == "authenticated"
     async with scope.as_claims(caller.claims, read_only=True) as conn:
         assert await conn.fetchval("select count(*) from gpts where team_id = $1", team_a) == 0
@@ -86,7 +87,7 @@ async def test_team_b_token_reads_nothing_of_team_a(
 async def test_ended_sessions_are_refused(
     server: LiveServer, admin_http: httpx.Client, scope: Scope, db: MigratedDatabase
 ) -> None:
-    authenticator = RequestAuthenticator(scope, db.jwt_secret, cache_seconds=0)
+    authenticator = RequestAuthenticator(scope, SigningKeys(db.jwt_secret), cache_seconds=0)
 
     banned_id, banned = signed_in_user(server, admin_http)
     await authenticator.caller(banned)
@@ -110,5 +111,7 @@ async def test_ended_sessions_are_refused(
 async def test_anon_key_alone_is_anon(
     server: LiveServer, scope: Scope, db: MigratedDatabase
 ) -> None:
-    caller = await RequestAuthenticator(scope, db.jwt_secret).caller({"apikey": server.anon_key})
+    caller = await RequestAuthenticator(scope, SigningKeys(db.jwt_secret)).caller(
+        {"apikey": server.anon_key}
+    )
     assert caller.role == "anon" and caller.user_id is None

@@ -18,7 +18,7 @@ def require_service_role(request: Request) -> None:
     if token is None:
         raise AuthError(401, "no_authorization", "This endpoint requires a valid Bearer token")
     try:
-        claims = verify(token, request.app.state.settings.jwt_secret.get_secret_value())
+        claims = verify(token, request.app.state.signing_keys)
     except InvalidToken as exc:
         raise bad_jwt(str(exc)) from None
     if claims.get("role") != "service_role":

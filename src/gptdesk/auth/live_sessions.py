@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gptdesk.auth.caller import Caller, bearer_token, project_key_role
+from gptdesk.auth.signing import SigningKeys
 from gptdesk.auth.tokens import InvalidToken, verify
 from gptdesk.db.scope import Scope
 
@@ -32,19 +33,21 @@ class SessionEnded(InvalidToken):
 class RequestAuthenticator:
     """The gateway key check, the token check and the live-session check of every request."""
 
-    def __init__(self, scope: Scope, secret: str, cache_seconds: float = SESSION_CACHE_SECONDS):
+    def __init__(
+        self, scope: Scope, keys: SigningKeys, cache_seconds: float = SESSION_CACHE_SECONDS
+    ) -> None:
         self.scope = scope
-        self.secret = secret
+        self.keys = keys
         self.cache_seconds = cache_seconds
         self._live_until: dict[tuple[str, str], float] = {}
 
     async def caller(self, headers: Mapping[str, str]) -> Caller:
         """The request's caller; GatewayError or InvalidToken (SessionEnded) when refused."""
-        key_role = project_key_role(headers.get("apikey"), self.secret)
+        key_role = project_key_role(headers.get("apikey"), self.keys.secret)
         token = bearer_token(headers.get("authorization"))
         if token is None:
             return Caller({"role": key_role}, key_role, None)
-        claims = verify(token, self.secret)
+        claims = verify(token, self.keys)
         if claims.get("sub"):
             await self._require_live_session(claims)
         return Caller(claims, key_role, token)

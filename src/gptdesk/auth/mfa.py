@@ -282,7 +282,7 @@ class MFAService:
             user, await repo.identities(conn, user["id"]), await mfa_repo.factors(conn, user["id"])
         )
         access = mint_access_token(
-            secret=self.config.secret,
+            secret=self.config.keys,
             issuer=self.config.issuer,
             lifetime=self.config.jwt_exp,
             user=body,

@@ -66,7 +66,7 @@ def user_claims(request: Request) -> dict[str, Any]:
     if token is None:
         raise AuthError(401, "no_authorization", "This endpoint requires a valid Bearer token")
     try:
-        claims = verify(token, request.app.state.settings.jwt_secret.get_secret_value())
+        claims = verify(token, request.app.state.signing_keys)
     except InvalidToken as exc:
         raise bad_jwt(str(exc)) from None
     if not claims.get("sub"):
@@ -142,6 +142,14 @@ async def settings(request: Request) -> dict[str, Any]:
         "sms_provider": "",
         "saml_enabled": False,
     }
+
+
+@open_router.get("/.well-known/jwks.json")
+async def jwks(request: Request) -> JSONResponse:
+    """The public keys that verify access tokens (empty while tokens are HS256-signed)."""
+    return JSONResponse(
+        request.app.state.signing_keys.jwks(), headers={"Cache-Control": "public, max-age=600"}
+    )
 
 
 @open_router.get("/health")

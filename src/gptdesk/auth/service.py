@@ -23,6 +23,7 @@ from gptdesk.auth.errors import AuthError, invalid_credentials, validation_faile
 from gptdesk.auth.mail import Mailer, MailKind
 from gptdesk.auth.passwords import PasswordPolicy, hash_password, verify_password
 from gptdesk.auth.schemas import session_json, timestamp, user_json
+from gptdesk.auth.signing import SigningKeys
 from gptdesk.auth.tokens import mint_access_token
 from gptdesk.db.scope import RequestInfo, Scope
 
@@ -44,6 +45,7 @@ class AuthConfig:
     """The settings the auth flows depend on."""
 
     secret: str
+    keys: SigningKeys  # signs access tokens (HS256 with the secret, or an asymmetric key)
     issuer: str
     jwt_exp: int
     open_signup: bool
@@ -152,7 +154,7 @@ class AuthService:
             await mfa_repo.factors(conn, user["id"]),
         )
         access = mint_access_token(
-            secret=self.config.secret,
+            secret=self.config.keys,
             issuer=self.config.issuer,
             lifetime=self.config.jwt_exp,
             user=body,
@@ -336,7 +338,7 @@ class AuthService:
             await mfa_repo.factors(conn, user["id"]),
         )
         access = mint_access_token(
-            secret=self.config.secret,
+            secret=self.config.keys,
             issuer=self.config.issuer,
             lifetime=self.config.jwt_exp,
             user=body,

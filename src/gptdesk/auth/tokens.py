@@ -7,9 +7,9 @@ from typing import Any
 
 import jwt
 
+from gptdesk.auth.signing import SigningKeys
 from gptdesk.db.scope import API_ROLES
 
-ALGORITHM = "HS256"
 AUDIENCE = "authenticated"
 
 
@@ -28,7 +28,7 @@ class AccessToken:
 
 def mint_access_token(
     *,
-    secret: str,
+    secret: str | SigningKeys,
     issuer: str,
     lifetime: int,
     user: Mapping[str, Any],
@@ -55,21 +55,23 @@ def mint_access_token(
         "session_id": session_id,
         "is_anonymous": bool(user.get("is_anonymous")),
     }
-    token = jwt.encode(claims, secret, algorithm=ALGORITHM)
-    return AccessToken(token, issued + lifetime, lifetime)
+    keys = secret if isinstance(secret, SigningKeys) else SigningKeys(secret)
+    return AccessToken(keys.sign(claims), issued + lifetime, lifetime)
 
 
-def verify(token: str, secret: str, *, leeway: int = 0) -> dict[str, Any]:
+def verify(token: str, secret: str | SigningKeys, *, leeway: int = 0) -> dict[str, Any]:
     """The claims of a valid token; InvalidToken otherwise.
 
-    Only HS256 is accepted (never `none`), `exp` must be in the future, `aud` when present
-    must be ours, and `role` must be one a request may take.
+    HS256 with the secret, or the configured asymmetric key (never `none`); `exp` must be
+    in the future, `aud` when present must be ours, and `role` one a request may take.
     """
+    keys = secret if isinstance(secret, SigningKeys) else SigningKeys(secret)
     try:
+        key, algorithms = keys.key_for(token)
         claims: dict[str, Any] = jwt.decode(
             token,
-            secret,
-            algorithms=[ALGORITHM],
+            key,
+            algorithms=algorithms,
             options={"require": ["exp", "role"], "verify_aud": False},
             leeway=leeway,
         )
