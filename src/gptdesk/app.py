@@ -11,6 +11,7 @@ from gptdesk import __version__, api, health
 from gptdesk.auth import admin_routes, mfa_routes, recovery_routes
 from gptdesk.auth import routes as auth_routes
 from gptdesk.auth.admin import AdminService
+from gptdesk.auth.admin_links import AdminLinkService
 from gptdesk.auth.caller import GatewayError
 from gptdesk.auth.errors import AuthError, render
 from gptdesk.auth.live_sessions import RequestAuthenticator
@@ -46,6 +47,7 @@ def auth_config(settings: Settings) -> AuthConfig:
         ),
         reuse_interval=settings.refresh_token_reuse_interval,
         mail_token_ttl=settings.mail_token_ttl,
+        flow_state_ttl=settings.flow_state_ttl,
     )
 
 
@@ -87,9 +89,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "signup_ip": settings.rate_limit_signup_ip,
                 "verify_ip": settings.rate_limit_verify_ip,
                 "email": settings.rate_limit_email,
+                "recover_ip": settings.rate_limit_recover_ip,
             },
         )
         app.state.auth_admin = AdminService(app.state.auth)
+        app.state.auth_links = AdminLinkService(app.state.auth, mailer)
         try:
             await apply_admin_policy(app.state.scope, settings.admin_requires_aal2)
             yield
@@ -114,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_routes.router)
     app.include_router(auth_routes.open_router)
     app.include_router(admin_routes.router)
+    app.include_router(admin_routes.invite_router)
     app.include_router(recovery_routes.router)
     app.include_router(recovery_routes.open_router)
     app.include_router(team_routes.router)

@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         le=30 * 86400,
         description="Seconds a confirmation, recovery or e-mail change link stays valid.",
     )
+    flow_state_ttl: int = Field(
+        default=300,
+        ge=30,
+        le=86400,
+        description="Seconds a PKCE auth code (from a mailed link's redirect) may wait to be "
+        "exchanged at /token?grant_type=pkce.",
+    )
     invitation_ttl: int = Field(
         default=7 * 86400,
         ge=60,
@@ -146,6 +153,9 @@ class Settings(BaseSettings):
     rate_limit_email: str = Field(
         default="5/hour", description="Mails (recovery and the like) sent to one address."
     )
+    rate_limit_recover_ip: str = Field(
+        default="30/hour", description="Recovery requests (/recover) per client IP."
+    )
     refresh_token_reuse_interval: int = Field(
         default=10,
         ge=0,
@@ -186,6 +196,7 @@ class Settings(BaseSettings):
         "rate_limit_signup_ip",
         "rate_limit_verify_ip",
         "rate_limit_email",
+        "rate_limit_recover_ip",
     )
     @classmethod
     def _check_rate(cls, value: str) -> str:

@@ -158,3 +158,32 @@ def test_pagination_headers(service: Client, server: LiveServer) -> None:
     assert len(response.json()["users"]) == 2
     assert int(response.headers["x-total-count"]) >= 3
     assert 'rel="next"' in response.headers["link"]
+
+
+def test_admin_users_list_their_factors(service: Client, anon: Client, server: LiveServer) -> None:
+    """GET, list and update answer users as GET /user does: MFA factors included."""
+    email = new_email()
+    user = service.auth.admin.create_user(
+        {"email": email, "password": PASSWORD, "email_confirm": True}
+    ).user
+    plain = service.auth.admin.create_user({"email": new_email(), "email_confirm": True}).user
+    anon.auth.sign_in_with_password({"email": email, "password": PASSWORD})
+    factor = anon.auth.mfa.enroll({"factor_type": "totp", "friendly_name": "Phone"})
+
+    fetched = service.auth.admin.get_user_by_id(user.id).user
+    assert [(f.id, f.friendly_name, f.status) for f in fetched.factors or []] == [
+        (factor.id, "Phone", "unverified")
+    ]
+    updated = service.auth.admin.update_user_by_id(user.id, {"user_metadata": {"x": 1}}).user
+    assert [f.id for f in updated.factors or []] == [factor.id]
+    listed = {u.id: u for u in service.auth.admin.list_users(page=1, per_page=1000)}
+    assert [f.id for f in listed[user.id].factors or []] == [factor.id]
+    assert not listed[plain.id].factors  # none: the key is left out, as GoTrue does
+    raw = httpx.get(
+        f"{server.url}/auth/v1/admin/users?per_page=1000",
+        headers={"apikey": server.anon_key, "Authorization": f"Bearer {server.service_role_key}"},
+    ).json()["users"]
+    by_id = {u["id"]: u for u in raw}
+    assert "factors" not in by_id[plain.id]
+    assert by_id[user.id]["factors"][0]["factor_type"] == "totp"
+    assert "secret" not in by_id[user.id]["factors"][0]

@@ -32,6 +32,7 @@ CONTEXT = {
     "recovery": {},
     "email_change": {"old_email": "old@example.test"},
     "invitation": {"team_name": "Research", "inviter": "Ada (ada@example.test)", "role": "admin"},
+    "invite": {},
 }
 
 
@@ -76,6 +77,7 @@ def test_templates_ship_inside_the_package() -> None:
 def test_subjects() -> None:
     assert sample("recovery")["Subject"] == "Reset your GPT Desk password"
     assert sample("invitation")["Subject"] == "Join Research on GPT Desk"
+    assert sample("invite")["Subject"] == "You have been invited to GPT Desk"
 
 
 def test_what_people_wrote_is_escaped_in_html_and_kept_out_of_headers() -> None:

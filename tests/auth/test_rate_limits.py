@@ -19,6 +19,7 @@ def strict_server(db: MigratedDatabase) -> Iterator[LiveServer]:
         autoconfirm="true",
         rate_limit_sign_in_email="3/minute",
         rate_limit_signup_ip="4/minute",
+        rate_limit_recover_ip="3/minute",
     ) as live:
         yield live
 
@@ -52,6 +53,19 @@ def test_sign_ups_per_ip(strict_server: LiveServer) -> None:
         for i in range(5)
     ]
     assert codes == [200, 200, 200, 200, 429]
+
+
+def test_recovery_requests_per_ip(strict_server: LiveServer) -> None:
+    """Per address (GPTDESK_RATE_LIMIT_EMAIL) is not enough: one client may spray addresses."""
+    headers = {"apikey": strict_server.anon_key, "X-Supabase-Api-Version": "2024-01-01"}
+    url = f"{strict_server.url}/auth/v1/recover"
+    answers = [
+        httpx.post(url, headers=headers, json={"email": f"r{i}-{secrets.token_hex(3)}@example.com"})
+        for i in range(4)
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[-1].json()["code"] == "over_request_rate_limit"
+    assert int(answers[-1].headers["retry-after"]) >= 1
 
 
 async def test_limiter_counts_per_key() -> None:

@@ -1,10 +1,14 @@
-"""The GoTrue admin API's rules: manage any account with the service-role key."""
+"""The GoTrue admin API's rules: manage any account with the service-role key.
+
+Users are answered as GET /user answers them, MFA factors included.
+"""
 
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from gptdesk.auth import admin_repository as admin_repo
+from gptdesk.auth import mfa_repository as mfa_repo
 from gptdesk.auth import repository as repo
 from gptdesk.auth.durations import parse_duration
 from gptdesk.auth.errors import AuthError, validation_failed
@@ -106,7 +110,10 @@ class AdminService:
             rows, total = await admin_repo.list_users(
                 conn, limit=per_page, offset=(page - 1) * per_page
             )
-            users = [user_json(row, await repo.identities(conn, row["id"])) for row in rows]
+            ids = [row["id"] for row in rows]
+            identities = await repo.identities_of_users(conn, ids)
+            factors = await mfa_repo.factors_of_users(conn, ids)
+            users = [user_json(row, identities[row["id"]], factors[row["id"]]) for row in rows]
         return {"users": users, "aud": "authenticated"}, total
 
     async def get_user(self, user_id: str, request: RequestInfo) -> dict[str, Any]:
@@ -116,7 +123,9 @@ class AdminService:
             user = await repo.user_by_id(conn, uid)
             if user is None:
                 raise AuthError(404, "user_not_found", "User not found")
-            return user_json(user, await repo.identities(conn, uid))
+            return user_json(
+                user, await repo.identities(conn, uid), await mfa_repo.factors(conn, uid)
+            )
 
     async def update_user(
         self, user_id: str, body: dict[str, Any], request: RequestInfo
@@ -184,7 +193,9 @@ class AdminService:
                 await repo.audit(conn, "user.updated_by_admin", uid, {"changed": changed})
             fresh = await repo.user_by_id(conn, uid)
             assert fresh is not None
-            return user_json(fresh, await repo.identities(conn, uid))
+            return user_json(
+                fresh, await repo.identities(conn, uid), await mfa_repo.factors(conn, uid)
+            )
 
     async def delete_user(self, user_id: str, soft: bool, request: RequestInfo) -> None:
         """DELETE /admin/users/{id}: the account and (hard delete) its profile."""

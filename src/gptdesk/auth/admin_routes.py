@@ -1,4 +1,5 @@
-"""/auth/v1/admin: GoTrue's admin endpoints, for callers holding the service-role key."""
+"""/auth/v1/admin and /auth/v1/invite: GoTrue's admin endpoints, for callers holding the
+service-role key."""
 
 from typing import Annotated, Any
 
@@ -6,6 +7,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from gptdesk.auth.admin import AdminService
+from gptdesk.auth.admin_links import AdminLinkService
 from gptdesk.auth.caller import bearer_token
 from gptdesk.auth.errors import AuthError, bad_jwt
 from gptdesk.auth.routes import Body, request_info, require_project_key
@@ -29,6 +31,11 @@ router = APIRouter(
     prefix="/auth/v1/admin",
     dependencies=[Depends(require_project_key), Depends(require_service_role)],
 )
+# GoTrue serves its invitation endpoint beside the admin API, not under it.
+invite_router = APIRouter(
+    prefix="/auth/v1",
+    dependencies=[Depends(require_project_key), Depends(require_service_role)],
+)
 
 
 def admin(request: Request) -> AdminService:
@@ -36,6 +43,13 @@ def admin(request: Request) -> AdminService:
 
 
 Admin = Annotated[AdminService, Depends(admin)]
+
+
+def links(request: Request) -> AdminLinkService:
+    return request.app.state.auth_links  # type: ignore[no-any-return]
+
+
+Links = Annotated[AdminLinkService, Depends(links)]
 
 
 def _int(request: Request, name: str, default: int) -> int:
@@ -86,3 +100,17 @@ async def delete_user(request: Request, service: Admin, user_id: str, body: Body
     soft = body.get("should_soft_delete") is True
     await service.delete_user(user_id, soft, request_info(request))
     return JSONResponse({})
+
+
+@router.post("/generate_link")
+async def generate_link(request: Request, service: Links, body: Body) -> dict[str, Any]:
+    """A sign-up, invite, magic-link, recovery or e-mail change link, returned, not mailed."""
+    redirect_to = request.query_params.get("redirect_to")
+    return await service.generate_link(body, redirect_to, request_info(request))
+
+
+@invite_router.post("/invite")
+async def invite(request: Request, service: Links, body: Body) -> dict[str, Any]:
+    """Create an invited account and mail it the invitation link (`{email, data}`)."""
+    redirect_to = request.query_params.get("redirect_to")
+    return await service.invite(body, redirect_to, request_info(request))

@@ -31,7 +31,7 @@ from gptdesk.config import Settings
 
 log = structlog.get_logger("gptdesk.mail")
 
-MailKind = Literal["confirmation", "recovery", "invitation", "email_change"]
+MailKind = Literal["confirmation", "recovery", "invitation", "email_change", "invite"]
 KIND_HEADER = "X-GPT-Desk-Mail"
 PRODUCT = "GPT Desk"
 DRAIN_SECONDS = 15.0
@@ -40,6 +40,7 @@ SUBJECTS: dict[str, str] = {
     "recovery": "Reset your {{ product }} password",
     "invitation": "Join {{ team_name }} on {{ product }}",
     "email_change": "Confirm your new e-mail address for {{ product }}",
+    "invite": "You have been invited to {{ product }}",  # an admin's (GoTrue's /invite)
 }
 
 

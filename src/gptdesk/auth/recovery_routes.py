@@ -24,6 +24,7 @@ Verification = Annotated[VerificationService, Depends(verification)]
 @router.post("/recover")
 async def recover(request: Request, service: Verification, body: Body) -> dict[str, Any]:
     """Mail a recovery link; the answer is `{}` whether or not the address has an account."""
+    await limiter(request).hit("recover_ip", client_ip(request))
     if isinstance(body.get("email"), str):
         await limiter(request).hit(
             "email", body["email"].strip(), code="over_email_send_rate_limit"

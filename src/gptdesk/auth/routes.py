@@ -97,7 +97,7 @@ async def signup(request: Request, auth: Service, body: Body) -> dict[str, Any]:
 
 @router.post("/token")
 async def token(request: Request, auth: Service, body: Body) -> dict[str, Any]:
-    """Password and refresh-token grants, chosen by the `grant_type` query parameter."""
+    """Password, refresh-token and PKCE grants, chosen by the `grant_type` query parameter."""
     grant = request.query_params.get("grant_type")
     await limiter(request).hit("token_ip", client_ip(request))
     if grant == "password":
@@ -106,6 +106,10 @@ async def token(request: Request, auth: Service, body: Body) -> dict[str, Any]:
         return await auth.sign_in_with_password(body, request_info(request))
     if grant == "refresh_token":
         return await auth.refresh(body, request_info(request))
+    if grant == "pkce":  # the auth code of a mailed PKCE link (verification.py)
+        return await request.app.state.verification.exchange_code(  # type: ignore[no-any-return]
+            body, request_info(request)
+        )
     raise AuthError(400, "invalid_credentials", "unsupported_grant_type")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from gptdesk.auth import invitations
+from gptdesk.auth import invitations, pkce
 from gptdesk.auth import mfa_repository as mfa_repo
 from gptdesk.auth import repository as repo
 from gptdesk.auth import verification_repository as vrepo
@@ -53,6 +53,7 @@ class AuthConfig:
     policy: PasswordPolicy
     reuse_interval: int
     mail_token_ttl: int = 3600
+    flow_state_ttl: int = 300  # seconds a PKCE auth code waits for its exchange
 
 
 def hash_token(token: str) -> str:
@@ -175,6 +176,7 @@ class AuthService:
         """
         email = check_email(body.get("email"))
         password = check_password_field(body.get("password"), "Signup")
+        challenge = pkce.challenge_from(body)  # the confirmation link's PKCE flow
         metadata = body.get("data") or {}
         if not isinstance(metadata, dict):
             raise validation_failed("data must be a JSON object")
@@ -199,7 +201,12 @@ class AuthService:
                 # an account still unconfirmed gets a new confirmation mail.
                 if existing["email_confirmed_at"] is None:
                     mail_token = await vrepo.issue_token(
-                        conn, existing["id"], "confirmation", email, self.config.mail_token_ttl
+                        conn,
+                        existing["id"],
+                        "confirmation",
+                        email,
+                        self.config.mail_token_ttl,
+                        challenge=challenge,
                     )
                     await vrepo.mark_confirmation_sent(conn, existing["id"])
                 result = _obfuscated_user(email, user_metadata)
@@ -227,7 +234,12 @@ class AuthService:
                 if confirmed:
                     return await self._issue_session(conn, user, request, "password")
                 mail_token = await vrepo.issue_token(
-                    conn, user["id"], "confirmation", email, self.config.mail_token_ttl
+                    conn,
+                    user["id"],
+                    "confirmation",
+                    email,
+                    self.config.mail_token_ttl,
+                    challenge=challenge,
                 )
                 result = user_json(user, await repo.identities(conn, user["id"]))
         if mail_token is not None:
@@ -405,6 +417,7 @@ class AuthService:
             self._check_strength(password)
             password_hash = await hash_password(password)
         new_email = check_email(email) if email is not None else None
+        challenge = pkce.challenge_from(body)  # the e-mail change link's PKCE flow
         pending_email = mail_token = None
         async with self.scope.as_auth_service(request=request, user_id=claims.get("sub")) as conn:
             user, _ = await self._user_and_session(conn, claims)
@@ -430,7 +443,12 @@ class AuthService:
                     pending_email, new_email = new_email, None
                     await vrepo.set_pending_email(conn, user["id"], pending_email)
                     mail_token = await vrepo.issue_token(
-                        conn, user["id"], "email_change", pending_email, self.config.mail_token_ttl
+                        conn,
+                        user["id"],
+                        "email_change",
+                        pending_email,
+                        self.config.mail_token_ttl,
+                        challenge=challenge,
                     )
                     await repo.audit(
                         conn, "user.email_change_requested", user["id"], {"email": pending_email}
