@@ -29,10 +29,11 @@ from gptdesk.auth import mfa_repository as mfa_repo
 from gptdesk.auth import repository as repo
 from gptdesk.auth import verification_repository as vrepo
 from gptdesk.auth.errors import AuthError, validation_failed
+from gptdesk.auth.fields import check_email, check_password_field
 from gptdesk.auth.mail import Mailer
 from gptdesk.auth.passwords import hash_password
 from gptdesk.auth.schemas import user_json
-from gptdesk.auth.service import AuthService, check_email, check_password_field
+from gptdesk.auth.service import AuthService
 from gptdesk.db.scope import RequestInfo
 
 LINK_TYPES = (

@@ -21,9 +21,10 @@ from gptdesk.auth import mfa_repository as mfa_repo
 from gptdesk.auth import repository as repo
 from gptdesk.auth import totp
 from gptdesk.auth.errors import AuthError, bad_jwt, validation_failed
+from gptdesk.auth.fields import hash_token, new_refresh_token
 from gptdesk.auth.schemas import factor_json, session_json, user_json
 from gptdesk.auth.sealing import seal, unseal
-from gptdesk.auth.service import AuthConfig, hash_token, new_refresh_token
+from gptdesk.auth.service import AuthConfig
 from gptdesk.auth.tokens import mint_access_token
 from gptdesk.db.scope import RequestInfo, Scope
 

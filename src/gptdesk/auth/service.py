@@ -4,9 +4,6 @@ Each flow is one transaction as the auth service (`Scope.as_auth_service`), with
 row inside it. Routes parse and render; the rules live here.
 """
 
-import hashlib
-import re
-import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,6 +17,13 @@ from gptdesk.auth import mfa_repository as mfa_repo
 from gptdesk.auth import repository as repo
 from gptdesk.auth import verification_repository as vrepo
 from gptdesk.auth.errors import AuthError, invalid_credentials, validation_failed
+from gptdesk.auth.fields import (
+    MAX_PASSWORD_LENGTH,
+    check_email,
+    check_password_field,
+    hash_token,
+    new_refresh_token,
+)
 from gptdesk.auth.mail import Mailer, MailKind
 from gptdesk.auth.passwords import PasswordPolicy, hash_password, verify_password
 from gptdesk.auth.schemas import session_json, timestamp, user_json
@@ -27,9 +31,6 @@ from gptdesk.auth.signing import SigningKeys
 from gptdesk.auth.tokens import mint_access_token
 from gptdesk.db.scope import RequestInfo, Scope
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MAX_EMAIL_LENGTH = 255
-MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; a megabyte would only cost us time
 # Keys of user metadata that belong to the server, never to what a client sends.
 _RESERVED_METADATA = {
     "email",
@@ -54,37 +55,6 @@ class AuthConfig:
     reuse_interval: int
     mail_token_ttl: int = 3600
     flow_state_ttl: int = 300  # seconds a PKCE auth code waits for its exchange
-
-
-def hash_token(token: str) -> str:
-    """How refresh tokens are stored: SHA-256, hex (they are random, so no salt is needed)."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_refresh_token() -> str:
-    """An opaque refresh token."""
-    return secrets.token_urlsafe(24)
-
-
-def check_email(email: object) -> str:
-    """A trimmed, plausible address, or the GoTrue error for it."""
-    if not isinstance(email, str) or not email.strip():
-        raise validation_failed("missing email or phone")
-    email = email.strip()
-    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email):
-        raise AuthError(
-            400, "email_address_invalid", "Unable to validate email address: invalid format"
-        )
-    return email.lower()
-
-
-def check_password_field(password: object, what: str) -> str:
-    """The password string, or validation_failed naming the flow."""
-    if not isinstance(password, str) or not password:
-        raise validation_failed(f"{what} requires a valid password")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise validation_failed(f"Password cannot be longer than {MAX_PASSWORD_LENGTH} characters")
-    return password
 
 
 class AuthService:

@@ -23,8 +23,9 @@ from gptdesk.auth import pkce
 from gptdesk.auth import repository as repo
 from gptdesk.auth import verification_repository as vrepo
 from gptdesk.auth.errors import AuthError, validation_failed
+from gptdesk.auth.fields import check_email
 from gptdesk.auth.redirects import RedirectPolicy, with_fragment, with_query
-from gptdesk.auth.service import AuthService, check_email
+from gptdesk.auth.service import AuthService
 from gptdesk.db.scope import RequestInfo
 
 T = TypeVar("T")

@@ -13,9 +13,9 @@ import asyncpg
 
 from gptdesk.api import ApiError
 from gptdesk.auth.errors import AuthError
+from gptdesk.auth.fields import check_email
 from gptdesk.auth.mail import Mailer
 from gptdesk.auth.schemas import timestamp
-from gptdesk.auth.service import check_email
 from gptdesk.auth.verification_repository import mail_token_hash, new_mail_token
 from gptdesk.db.scope import RequestInfo, Scope
 from gptdesk.teams import repository as repo
