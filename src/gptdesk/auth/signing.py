@@ -104,6 +104,8 @@ class SigningKeys:
 
     def key_for(self, token: str) -> tuple[Any, list[str]]:
         """The key and the one algorithm that may verify `token`, by its header."""
+        if self.private_key is None:
+            return self.secret, [SYMMETRIC]  # HS256 only: the decode refuses anything else
         header = jwt.get_unverified_header(token)
         algorithm = header.get("alg")
         if algorithm == SYMMETRIC:
