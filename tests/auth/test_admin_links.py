@@ -235,9 +235,10 @@ def test_generate_signup_link(
     opened = httpx.get(props.action_link)
     assert opened.headers["location"].startswith(f"{SITE}/hello#access_token=")
     assert anon.auth.sign_in_with_password({"email": email, "password": PASSWORD}).session
-    assert actions(db, user.id)[:3] == [
+    assert actions(db, user.id)[:4] == [
         "user.created_by_admin",
         "admin.link_generated",
+        "user.sign_in_failed",  # the attempt before confirming (email_not_confirmed)
         "user.email_confirmed",
     ]
     # generate_link sends nothing: a mail sent after it arrives, and none for this address.

@@ -56,3 +56,22 @@ def test_query_and_fragment() -> None:
     assert with_fragment("https://a.test/p?x=1#old", access_token="a.b", type="signup") == (
         "https://a.test/p?x=1#access_token=a.b&type=signup"
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.com/.example.com/",
+        "https://evil.com?.example.com/",
+        "https://evil.com#.example.com/x",
+        "https://app.example.com.evil.com/",
+        "https://a.b.example.com/",
+        "https://user@a.example.com/",
+        "https://a.example.com:8443/",
+        "http://a.example.com/",
+    ],
+)
+def test_wildcard_patterns_cannot_be_stretched(url: str) -> None:
+    policy = RedirectPolicy("https://desk.example.com", ("https://*.example.com/*",))
+    assert not policy.allows(url)
+    assert policy.allows("https://a.example.com/callback?x=1")

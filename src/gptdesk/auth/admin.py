@@ -10,9 +10,10 @@ from typing import Any
 from gptdesk.auth import admin_repository as admin_repo
 from gptdesk.auth import mfa_repository as mfa_repo
 from gptdesk.auth import repository as repo
+from gptdesk.auth import verification_repository as vrepo
 from gptdesk.auth.durations import parse_duration
 from gptdesk.auth.errors import AuthError, validation_failed
-from gptdesk.auth.fields import check_email, check_password_field
+from gptdesk.auth.fields import check_email, check_metadata, check_password_field
 from gptdesk.auth.passwords import hash_password
 from gptdesk.auth.schemas import user_json
 from gptdesk.auth.service import AuthService
@@ -23,10 +24,7 @@ _PROVIDER = {"provider": "email", "providers": ["email"]}
 
 
 def _object(body: dict[str, Any], name: str) -> dict[str, Any] | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, dict):
-        raise validation_failed(f"{name} must be a JSON object")
-    return value
+    return check_metadata(body.get(name), name)
 
 
 def _ban(body: dict[str, Any]) -> tuple[datetime | None, bool]:
@@ -179,6 +177,10 @@ class AdminService:
                 banned_until=banned_until,
                 unban=unban,
             )
+            if password_hash is not None:
+                # A password set by an admin ends every session and mailed link of the user.
+                await repo.delete_sessions(conn, uid)
+                await vrepo.drop_pending_credentials(conn, uid)
             if banned_until is not None:
                 # A ban ends every session now, not when the refresh token next comes back.
                 await repo.delete_sessions(conn, uid)

@@ -29,7 +29,7 @@ from gptdesk.auth import mfa_repository as mfa_repo
 from gptdesk.auth import repository as repo
 from gptdesk.auth import verification_repository as vrepo
 from gptdesk.auth.errors import AuthError, validation_failed
-from gptdesk.auth.fields import check_email, check_password_field
+from gptdesk.auth.fields import check_email, check_metadata, check_password_field
 from gptdesk.auth.mail import Mailer
 from gptdesk.auth.passwords import hash_password
 from gptdesk.auth.schemas import user_json
@@ -66,10 +66,7 @@ def no_such_user() -> AuthError:
 
 
 def _data(body: dict[str, Any]) -> dict[str, Any]:
-    value = body.get("data")
-    if value is not None and not isinstance(value, dict):
-        raise validation_failed("data must be a JSON object")
-    return value or {}
+    return check_metadata(body.get("data")) or {}
 
 
 class AdminLinkService:

@@ -56,9 +56,11 @@ async def set_admin_fields(
 async def delete_user(conn: asyncpg.Connection, user_id: uuid.UUID, *, soft: bool) -> None:
     """Remove an account (its profile cascades), or mark it deleted and free its address."""
     if soft:
+        # The address is freed for a new account: the row keeps a tombstone instead, and the
+        # profile follows it (sync trigger), so the old address can sign up again.
         await conn.execute(
             "update auth.users set deleted_at = now(), encrypted_password = null, "
-            "updated_at = now() where id = $1",
+            "email = 'deleted+' || id || '@deleted.invalid', updated_at = now() where id = $1",
             user_id,
         )
         await conn.execute("delete from auth.sessions where user_id = $1", user_id)

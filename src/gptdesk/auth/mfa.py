@@ -53,8 +53,8 @@ def _optional_text(body: dict[str, Any], key: str) -> str | None:
     value = body.get(key)
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise validation_failed(f"{key} must be a string")
+    if not isinstance(value, str) or "\x00" in value:
+        raise validation_failed(f"{key} must be a string without NUL characters")
     value = value.strip()
     if len(value) > MAX_NAME_LENGTH:
         raise validation_failed(f"{key} must be at most {MAX_NAME_LENGTH} characters")

@@ -2,10 +2,14 @@
 
 A verification link ends in a redirect that carries a session in its fragment, so its
 `redirect_to` must never be a place chosen by whoever asked for the mail. Anything not on
-the site's own origin or matched by an allow-list pattern (`*` matches any run of
-characters, e.g. `https://app.example.com/*`) is replaced by the site URL.
+the site's own origin or matched by an allow-list pattern is replaced by the site URL.
+
+Patterns are matched part by part, never as one string: the scheme and port exactly, the
+host label by label (`*` stands for one label: `https://*.example.com` never matches
+`evil.com/.example.com`), then the path as a glob (`https://app.example.com/*`).
 """
 
+import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -24,6 +28,36 @@ def _origin(url: str) -> tuple[str, str] | None:
     return parts.scheme, f"{parts.hostname}:{port or default}"
 
 
+def _host_matches(host: str, pattern: str) -> bool:
+    """`*` matches exactly one DNS label; everything else literally, case-insensitive."""
+    regex = r"\.".join(
+        "[^.]+" if label == "*" else re.escape(label) for label in pattern.split(".")
+    )
+    return re.fullmatch(regex, host, flags=re.IGNORECASE) is not None
+
+
+def _matches(url: str, pattern: str) -> bool:
+    """Whether `url` fits the allow-list `pattern` (see the module's docstring)."""
+    try:
+        target, rule = urlsplit(url), urlsplit(pattern)
+        target_port, rule_port = target.port, rule.port
+    except ValueError:
+        return False
+    if target.scheme != rule.scheme or target.username or target.password:
+        return False
+    if target.scheme not in ("http", "https"):
+        # An app's own scheme (myapp://callback) cannot reach a web page: glob the rest.
+        return fnmatchcase(url, pattern)
+    if not target.hostname or not rule.hostname:
+        return False
+    default = 443 if target.scheme == "https" else 80
+    if (target_port or default) != (rule_port or default):
+        return False
+    if not _host_matches(target.hostname, rule.hostname):
+        return False
+    return not rule.path or fnmatchcase(target.path or "/", rule.path)
+
+
 @dataclass(frozen=True)
 class RedirectPolicy:
     """The site URL and the patterns other redirect targets must match."""
@@ -38,7 +72,7 @@ class RedirectPolicy:
         origin = _origin(url)
         if origin is not None and origin == _origin(self.site_url):
             return True
-        return any(fnmatchcase(url, pattern) for pattern in self.allowed)
+        return any(_matches(url, pattern) for pattern in self.allowed)
 
     def resolve(self, wanted: str | None) -> str:
         """`wanted` when allowed, else the site URL."""

@@ -9,6 +9,16 @@ from typing import Any
 
 import asyncpg
 
+from gptdesk.auth.errors import AuthError
+
+
+def email_taken() -> AuthError:
+    """Two requests raced for one address: the loser gets the answer the check gives."""
+    return AuthError(
+        422, "email_exists", "A user with this email address has already been registered"
+    )
+
+
 USER_COLUMNS = """
     id, aud, role, email, encrypted_password, email_confirmed_at, invited_at,
     confirmation_sent_at, recovery_sent_at, email_change, email_change_sent_at,
@@ -47,21 +57,24 @@ async def create_user(
     confirmed: bool,
 ) -> asyncpg.Record:
     """Insert an account and its email identity; the profile follows by trigger."""
-    row = await conn.fetchrow(
-        f"""
-        insert into auth.users (id, aud, role, email, encrypted_password, raw_user_meta_data,
-                                raw_app_meta_data, email_confirmed_at, confirmation_sent_at)
-        values ($6, 'authenticated', 'authenticated', $1, $2, $3::jsonb, $4::jsonb,
-                case when $5 then now() end, case when not $5 then now() end)
-        returning {USER_COLUMNS}
-        """,
-        email,
-        password_hash,
-        user_metadata,
-        app_metadata,
-        confirmed,
-        user_id,
-    )
+    try:
+        row = await conn.fetchrow(
+            f"""
+            insert into auth.users (id, aud, role, email, encrypted_password, raw_user_meta_data,
+                                    raw_app_meta_data, email_confirmed_at, confirmation_sent_at)
+            values ($6, 'authenticated', 'authenticated', $1, $2, $3::jsonb, $4::jsonb,
+                    case when $5 then now() end, case when not $5 then now() end)
+            returning {USER_COLUMNS}
+            """,
+            email,
+            password_hash,
+            user_metadata,
+            app_metadata,
+            confirmed,
+            user_id,
+        )
+    except asyncpg.UniqueViolationError:
+        raise email_taken() from None
     assert row is not None
     identity = {
         "sub": str(row["id"]),
@@ -226,21 +239,24 @@ async def update_user(
     user_metadata: dict[str, Any] | None = None,
 ) -> asyncpg.Record:
     """Apply the given changes to an account and return it."""
-    row = await conn.fetchrow(
-        f"""
-        update auth.users set
-            encrypted_password = coalesce($2, encrypted_password),
-            email = coalesce($3, email),
-            raw_user_meta_data = coalesce($4::jsonb, raw_user_meta_data),
-            updated_at = now()
-        where id = $1
-        returning {USER_COLUMNS}
-        """,
-        user_id,
-        password_hash,
-        email,
-        user_metadata,
-    )
+    try:
+        row = await conn.fetchrow(
+            f"""
+            update auth.users set
+                encrypted_password = coalesce($2, encrypted_password),
+                email = coalesce($3, email),
+                raw_user_meta_data = coalesce($4::jsonb, raw_user_meta_data),
+                updated_at = now()
+            where id = $1
+            returning {USER_COLUMNS}
+            """,
+            user_id,
+            password_hash,
+            email,
+            user_metadata,
+        )
+    except asyncpg.UniqueViolationError:
+        raise email_taken() from None
     assert row is not None
     if email is not None:
         await conn.execute(

@@ -91,6 +91,10 @@ def limiter(request: Request) -> RateLimiter:
 async def signup(request: Request, auth: Service, body: Body) -> dict[str, Any]:
     """Create an account (Authorization is not read here: clients may send a stale token)."""
     await limiter(request).hit("signup_ip", client_ip(request))
+    if isinstance(body.get("email"), str):  # each sign-up of an address may send it a mail
+        await limiter(request).hit(
+            "email", body["email"].strip(), code="over_email_send_rate_limit"
+        )
     redirect_to = request.query_params.get("redirect_to")  # where the confirmation link leads
     return await auth.sign_up(body, request_info(request), redirect_to)
 

@@ -20,6 +20,7 @@ from gptdesk.auth.errors import AuthError, invalid_credentials, validation_faile
 from gptdesk.auth.fields import (
     MAX_PASSWORD_LENGTH,
     check_email,
+    check_metadata,
     check_password_field,
     hash_token,
     new_refresh_token,
@@ -147,9 +148,7 @@ class AuthService:
         email = check_email(body.get("email"))
         password = check_password_field(body.get("password"), "Signup")
         challenge = pkce.challenge_from(body)  # the confirmation link's PKCE flow
-        metadata = body.get("data") or {}
-        if not isinstance(metadata, dict):
-            raise validation_failed("data must be a JSON object")
+        metadata = check_metadata(body.get("data")) or {}
         invitation_token = metadata.get(invitations.INVITATION_FIELD)
         if invitation_token is None and not self.config.open_signup:
             raise AuthError(422, "signup_disabled", "Signups not allowed for this instance")
@@ -170,6 +169,12 @@ class AuthService:
                 # Without autoconfirm GoTrue answers as if it worked: no account enumeration;
                 # an account still unconfirmed gets a new confirmation mail.
                 if existing["email_confirmed_at"] is None:
+                    # Whoever confirms the address owns the account: the newest sign-up's
+                    # password wins, and nothing an earlier (maybe hostile) sign-up holds
+                    # survives the confirmation.
+                    await repo.update_user(conn, existing["id"], password_hash=password_hash)
+                    await repo.delete_sessions(conn, existing["id"])
+                    await vrepo.drop_pending_credentials(conn, existing["id"])
                     mail_token = await vrepo.issue_token(
                         conn,
                         existing["id"],
@@ -237,8 +242,12 @@ class AuthService:
                 )
                 failure = invalid_credentials()
             elif user["email_confirmed_at"] is None:
+                await repo.audit(
+                    conn, "user.sign_in_failed", user["id"], {"reason": "email_not_confirmed"}
+                )
                 failure = AuthError(400, "email_not_confirmed", "Email not confirmed")
             elif user["is_banned"]:
+                await repo.audit(conn, "user.sign_in_failed", user["id"], {"reason": "banned"})
                 failure = AuthError(400, "user_banned", "User is banned")
             else:
                 await repo.audit(conn, "user.signed_in", user["id"], {"method": "password"})
@@ -379,8 +388,7 @@ class AuthService:
         password = body.get("password")
         email = body.get("email")
         data = body.get("data")
-        if data is not None and not isinstance(data, dict):
-            raise validation_failed("data must be a JSON object")
+        check_metadata(data)
         password_hash = None
         if password is not None:
             password = check_password_field(password, "Password update")
@@ -390,7 +398,18 @@ class AuthService:
         challenge = pkce.challenge_from(body)  # the e-mail change link's PKCE flow
         pending_email = mail_token = None
         async with self.scope.as_auth_service(request=request, user_id=claims.get("sub")) as conn:
-            user, _ = await self._user_and_session(conn, claims)
+            user, session_id = await self._user_and_session(conn, claims)
+            if (password_hash is not None or new_email is not None) and claims.get("aal") != "aal2":
+                verified = [
+                    f for f in await mfa_repo.factors(conn, user["id"]) if f["status"] == "verified"
+                ]
+                if verified:
+                    # Otherwise a stolen password alone could take the account from its MFA.
+                    raise AuthError(
+                        401,
+                        "insufficient_aal",
+                        "AAL2 session is required to update email or password",
+                    )
             metadata = None
             if data is not None:
                 metadata = dict(user["raw_user_meta_data"] or {})
@@ -433,6 +452,9 @@ class AuthService:
                 user_metadata=metadata,
             )
             if password_hash is not None:
+                # A new password ends every other way in: sessions, mailed links, PKCE flows.
+                await repo.delete_sessions(conn, user["id"], keep=session_id)
+                await vrepo.drop_pending_credentials(conn, user["id"])
                 await repo.audit(conn, "user.password_changed", user["id"])
             if new_email is not None:
                 await repo.audit(conn, "user.email_changed", user["id"], {"email": new_email})

@@ -240,3 +240,9 @@ async def flow_state_for_update(conn: asyncpg.Connection, code_hash: str) -> asy
 async def delete_flow_state(conn: asyncpg.Connection, flow_id: uuid.UUID) -> None:
     """Use a flow up."""
     await conn.execute("delete from auth.flow_state where id = $1", flow_id)
+
+
+async def drop_pending_credentials(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """Forget every mailed token and PKCE flow of the user (their password just changed)."""
+    await conn.execute("delete from auth.one_time_tokens where user_id = $1", user_id)
+    await conn.execute("delete from auth.flow_state where user_id = $1", user_id)
