@@ -1,5 +1,6 @@
 """The JSON GoTrue clients parse: User, Identity and Session objects (wire spec §1.2)."""
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,4 +101,29 @@ def session_json(access: AccessToken, refresh_token: str, user: dict[str, Any]) 
         "expires_at": access.expires_at,
         "refresh_token": refresh_token,
         "user": user,
+    }
+
+
+def obfuscated_user_json(email: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    """What GoTrue returns for a repeated sign-up without autoconfirm: a plausible stranger,
+    shaped like a new unconfirmed user so the answer does not tell the two apart."""
+    now = timestamp(datetime.now(UTC))
+    return {
+        "id": str(uuid.uuid4()),
+        "aud": "authenticated",
+        "role": "authenticated",
+        "email": email,
+        "phone": "",
+        "confirmation_sent_at": now,
+        "app_metadata": {"provider": "email", "providers": ["email"]},
+        "user_metadata": {
+            **metadata,
+            "email": email,
+            "email_verified": False,
+            "phone_verified": False,
+        },
+        "identities": [],
+        "created_at": now,
+        "updated_at": now,
+        "is_anonymous": False,
     }

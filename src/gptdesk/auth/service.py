@@ -7,7 +7,6 @@ row inside it. Routes parse and render; the rules live here.
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -27,7 +26,7 @@ from gptdesk.auth.fields import (
 )
 from gptdesk.auth.mail import Mailer, MailKind
 from gptdesk.auth.passwords import PasswordPolicy, hash_password, verify_password
-from gptdesk.auth.schemas import session_json, timestamp, user_json
+from gptdesk.auth.schemas import obfuscated_user_json, session_json, user_json
 from gptdesk.auth.signing import SigningKeys
 from gptdesk.auth.tokens import mint_access_token
 from gptdesk.db.scope import RequestInfo, Scope
@@ -184,7 +183,7 @@ class AuthService:
                         challenge=challenge,
                     )
                     await vrepo.mark_confirmation_sent(conn, existing["id"])
-                result = _obfuscated_user(email, user_metadata)
+                result = obfuscated_user_json(email, user_metadata)
             else:
                 app_metadata = {"provider": "email", "providers": ["email"]}
                 if invitation is not None:
@@ -487,22 +486,3 @@ class AuthService:
             else:
                 await repo.delete_sessions(conn, user["id"])
             await repo.audit(conn, "user.signed_out", user["id"], {"scope": scope_name})
-
-
-def _obfuscated_user(email: str, metadata: dict[str, Any]) -> dict[str, Any]:
-    """What GoTrue returns for a repeated sign-up without autoconfirm: a plausible stranger."""
-    now = timestamp(datetime.now(UTC))
-    return {
-        "id": str(uuid.uuid4()),
-        "aud": "authenticated",
-        "role": "authenticated",
-        "email": email,
-        "phone": "",
-        "confirmation_sent_at": now,
-        "app_metadata": {"provider": "email", "providers": ["email"]},
-        "user_metadata": metadata,
-        "identities": [],
-        "created_at": now,
-        "updated_at": now,
-        "is_anonymous": False,
-    }
