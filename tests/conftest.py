@@ -1,4 +1,4 @@
-"""Shared fixtures: a real PostgreSQL built from migrations/, the request scope, a live server.
+"""Shared fixtures: a real PostgreSQL from migrations/, the request scope, live servers, mail.
 
 The cluster is the embedded PostgreSQL, or the server at GPTDESK_TEST_DATABASE_URL (an
 owner/superuser URL of any database there; a fresh database is created beside it). User
@@ -30,6 +30,7 @@ from gptdesk.db.embedded import EmbeddedPostgres, free_port
 from gptdesk.db.pool import create_pool
 from gptdesk.db.roles import authenticator_dsn
 from gptdesk.db.scope import Scope
+from tests.mailbox import Mailbox
 
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 
@@ -211,3 +212,10 @@ def open_server(db: MigratedDatabase) -> Iterator[LiveServer]:
         rate_limit_verify_ip="10000/hour",
     ) as live:
         yield live
+
+
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[Mailbox]:
+    """A local SMTP server (aiosmtpd) for one module's tests, and the mail it received."""
+    with Mailbox() as box:
+        yield box

@@ -1,68 +1,29 @@
 """The admin API's links and invitations: supabase-py's `generate_link` and
 `invite_user_by_email` against a live server, and their errors as raw HTTP."""
 
-import asyncio
-import secrets
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import asyncpg
 import httpx
 import pytest
 from supabase import Client, ClientOptions, create_client
 from supabase_auth.errors import AuthApiError
 
 from tests.conftest import LiveServer, MigratedDatabase, running_server
+from tests.helpers import (
+    PASSWORD,
+    SITE,
+    VERSION,
+    audit_actions,
+    expect_auth_error,
+    fragment,
+    generous_limits,
+    mail_server_settings,
+    new_email,
+    owner_query,
+)
 from tests.mailbox import Mailbox, link_in
-
-PASSWORD = "s3cret-pass!"
-SITE = "http://app.test"
-VERSION = {"X-Supabase-Api-Version": "2024-01-01"}
-
-
-def new_email(prefix: str = "link") -> str:
-    return f"{prefix}-{secrets.token_hex(6)}@example.com"
-
-
-def query(db: MigratedDatabase, sql: str, *args: object) -> list[tuple[Any, ...]]:
-    """Run SQL as the owner (it sees everything) from a synchronous test."""
-
-    async def run() -> list[tuple[Any, ...]]:
-        conn = await asyncpg.connect(db.admin_dsn)
-        try:
-            return [tuple(row) for row in await conn.fetch(sql, *args)]
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
-
-
-def actions(db: MigratedDatabase, user_id: str) -> list[str]:
-    rows = query(
-        db,
-        "select action from public.audit_logs where resource_id = $1 order by created_at",
-        user_id,
-    )
-    return [row[0] for row in rows]
-
-
-def fragment(location: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).fragment).items()}
-
-
-def expect(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert response.headers["x-sb-error-code"] == code
-    return body
-
-
-@pytest.fixture(scope="module")
-def mailbox() -> Iterator[Mailbox]:
-    with Mailbox() as box:
-        yield box
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +31,7 @@ def link_server(db: MigratedDatabase, mailbox: Mailbox) -> Iterator[LiveServer]:
     """Invitation-only sign-up (the default), mail over SMTP to the mailbox."""
     with running_server(
         db,
-        smtp_host="127.0.0.1",
-        smtp_port=str(mailbox.port),
-        smtp_starttls="false",
-        site_url=SITE,
-        redirect_urls="http://app.test/*",
-        rate_limit_token_ip="10000/hour",
-        rate_limit_verify_ip="10000/hour",
+        **mail_server_settings(mailbox, **generous_limits("token_ip", "verify_ip")),
     ) as live:
         yield live
 
@@ -124,7 +79,7 @@ def test_invite_user_by_email(
     assert invited.email_confirmed_at is None and invited.confirmation_sent_at is not None
     assert invited.user_metadata["name"] == "Ivy Invited"
     # The profile is made with the account, in no team, as a plain user.
-    assert query(
+    assert owner_query(
         db, "select full_name, role::text from public.users where id = $1", invited.id
     ) == [("Ivy Invited", "user")]
 
@@ -149,7 +104,7 @@ def test_invite_user_by_email(
     )
     assert chose.status_code == 200 and chose.json()["email_confirmed_at"]
     assert anon.auth.sign_in_with_password({"email": email, "password": PASSWORD}).session
-    assert actions(db, invited.id)[:3] == [
+    assert audit_actions(db, invited.id)[:3] == [
         "user.invited",
         "user.email_confirmed",
         "user.password_changed",
@@ -169,13 +124,16 @@ def test_inviting_again_sends_a_new_link(
 ) -> None:
     email = new_email("twice")
     first = service.auth.admin.invite_user_by_email(email).user
+    # Mail goes out in the background: take the first before asking for the second, so
+    # the two cannot arrive in the other order.
+    old = link_in(mailbox.wait_for(email, "invite", count=1))
     second = service.auth.admin.invite_user_by_email(email).user
     assert first.id == second.id
-    old, new = (link_in(mailbox.wait_for(email, "invite", count=n)) for n in (1, 2))
+    new = link_in(mailbox.wait_for(email, "invite", count=2))
     [old_token] = parse_qs(urlsplit(old).query)["token"]
     [new_token] = parse_qs(urlsplit(new).query)["token"]
     verify = admin_http.post("/verify", json={"type": "invite", "token_hash": old_token})
-    expect(verify, 403, "otp_expired")
+    expect_auth_error(verify, 403, "otp_expired")
     assert admin_http.post("/verify", json={"type": "invite", "token_hash": new_token}).is_success
 
 
@@ -190,17 +148,17 @@ def test_inviting_again_sends_a_new_link(
 def test_bad_invitations(
     admin_http: httpx.Client, body: dict[str, Any], status: int, code: str
 ) -> None:
-    expect(admin_http.post("/invite", json=body), status, code)
+    expect_auth_error(admin_http.post("/invite", json=body), status, code)
 
 
 def test_links_and_invitations_are_for_the_service_role(link_server: LiveServer) -> None:
     headers = {"apikey": link_server.anon_key, **VERSION}
     for path in ("/invite", "/admin/generate_link"):
         url = f"{link_server.url}/auth/v1{path}"
-        body = {"email": new_email(), "type": "invite"}
-        expect(httpx.post(url, headers=headers, json=body), 401, "no_authorization")
+        body = {"email": new_email("link"), "type": "invite"}
+        expect_auth_error(httpx.post(url, headers=headers, json=body), 401, "no_authorization")
         as_anon = {**headers, "Authorization": f"Bearer {link_server.anon_key}"}
-        expect(httpx.post(url, headers=as_anon, json=body), 403, "not_admin")
+        expect_auth_error(httpx.post(url, headers=as_anon, json=body), 403, "not_admin")
         assert httpx.post(url, json=body).status_code == 401  # no project key at all
 
 
@@ -235,7 +193,7 @@ def test_generate_signup_link(
     opened = httpx.get(props.action_link)
     assert opened.headers["location"].startswith(f"{SITE}/hello#access_token=")
     assert anon.auth.sign_in_with_password({"email": email, "password": PASSWORD}).session
-    assert actions(db, user.id)[:4] == [
+    assert audit_actions(db, user.id)[:4] == [
         "user.created_by_admin",
         "admin.link_generated",
         "user.sign_in_failed",  # the attempt before confirming (email_not_confirmed)
@@ -273,10 +231,10 @@ def test_generate_magic_and_recovery_links(
         {"email": email, "token": recovery.email_otp, "type": "recovery"}
     )
     assert recovered.session is not None
-    logged = actions(db, user.id)
+    logged = audit_actions(db, user.id)
     assert logged.count("admin.link_generated") == 2
     assert {"user.signed_in", "user.recovered"} <= set(logged)
-    [(sent,)] = query(db, "select recovery_sent_at from auth.users where id = $1", user.id)
+    [(sent,)] = owner_query(db, "select recovery_sent_at from auth.users where id = $1", user.id)
     assert sent is not None
 
 
@@ -299,7 +257,7 @@ def test_generate_invite_link(service: Client, mailbox: Mailbox, db: MigratedDat
     assert made.properties.verification_type == "invite"
     assert made.user.invited_at is not None and made.user.user_metadata["team_hint"] == "Research"
     assert parse_qs(urlsplit(made.properties.action_link).query)["type"] == ["invite"]
-    assert {"user.invited", "admin.link_generated"} <= set(actions(db, made.user.id))
+    assert {"user.invited", "admin.link_generated"} <= set(audit_actions(db, made.user.id))
     assert mailbox.sent_to(email) == []
 
 
@@ -318,7 +276,7 @@ def test_generate_email_change_link(
     assert parse_qs(urlsplit(made.properties.action_link).query)["type"] == ["email_change"]
     opened = httpx.get(made.properties.action_link)
     assert fragment(opened.headers["location"])["type"] == "email_change"
-    assert query(db, "select email from auth.users where id = $1", user.id) == [(new,)]
+    assert owner_query(db, "select email from auth.users where id = $1", user.id) == [(new,)]
     assert anon.auth.sign_in_with_password({"email": new, "password": PASSWORD}).session
 
 
@@ -405,8 +363,10 @@ def test_bad_links(
         )
         assert made.status_code == 200, made.text
     filled = {k: v.format(**names) if isinstance(v, str) else v for k, v in body.items()}
-    answer = expect(admin_http.post("/admin/generate_link", json=filled), status, code)
+    answer = expect_auth_error(admin_http.post("/admin/generate_link", json=filled), status, code)
     if message is not None:
         assert answer["message"] == message
     # A refused request leaves no account behind.
-    assert query(db, "select count(*) from auth.users where email = $1", names["new"]) == [(0,)]
+    assert owner_query(db, "select count(*) from auth.users where email = $1", names["new"]) == [
+        (0,)
+    ]

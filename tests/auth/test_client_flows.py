@@ -3,13 +3,13 @@
 import secrets
 from collections.abc import Iterator
 
-import asyncpg
 import httpx
 import pytest
 from supabase import Client, ClientOptions, create_client
 from supabase_auth.errors import AuthApiError, AuthWeakPasswordError
 
 from tests.conftest import LiveServer, MigratedDatabase
+from tests.helpers import owner_query
 
 PASSWORD = "s3cret-pass!"
 
@@ -27,9 +27,7 @@ def client(open_server: LiveServer) -> Iterator[Client]:
         )
 
 
-def test_sign_up_creates_the_profile_and_a_session(
-    client: Client, admin_conn_sync: "AdminQuery"
-) -> None:
+def test_sign_up_creates_the_profile_and_a_session(client: Client, db: MigratedDatabase) -> None:
     email = new_email()
     response = client.auth.sign_up(
         {"email": email, "password": PASSWORD, "options": {"data": {"name": "Alice Example"}}}
@@ -38,12 +36,14 @@ def test_sign_up_creates_the_profile_and_a_session(
     assert response.user.email == email
     assert response.user.user_metadata["name"] == "Alice Example"
     assert response.user.identities and response.user.identities[0].provider == "email"
-    profile = admin_conn_sync(
+    profile = owner_query(
+        db,
         "select full_name, role::text, team_id from public.users where id = $1",
         response.user.id,
     )
     assert profile == [("Alice Example", "user", None)]
-    actions = admin_conn_sync(
+    actions = owner_query(
+        db,
         "select action, host(ip_address) from public.audit_logs where user_id = $1",
         response.user.id,
     )
@@ -115,30 +115,6 @@ def test_a_registered_address_cannot_sign_up_again(client: Client) -> None:
     with pytest.raises(AuthApiError) as failure:
         client.auth.sign_up({"email": email.upper(), "password": PASSWORD})
     assert failure.value.code == "user_already_exists"
-
-
-class AdminQuery:
-    """Type of the admin_conn_sync fixture: run SQL as the owner, get rows as tuples."""
-
-    def __call__(self, sql: str, *args: object) -> list[tuple[object, ...]]: ...
-
-
-@pytest.fixture
-def admin_conn_sync(db: MigratedDatabase) -> AdminQuery:
-    """Synchronous owner queries for synchronous client tests."""
-    import asyncio
-
-    def query(sql: str, *args: object) -> list[tuple[object, ...]]:
-        async def run() -> list[tuple[object, ...]]:
-            conn = await asyncpg.connect(db.admin_dsn)
-            try:
-                return [tuple(row) for row in await conn.fetch(sql, *args)]
-            finally:
-                await conn.close()
-
-        return asyncio.run(run())
-
-    return query  # type: ignore[return-value]
 
 
 def test_refresh_token_reuse_rules(open_server: LiveServer) -> None:

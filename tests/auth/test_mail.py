@@ -2,7 +2,6 @@
 
 import smtplib
 import stat
-from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from importlib.resources import files
@@ -46,12 +45,6 @@ def sample(kind: str, to: str = "alice@example.test") -> EmailMessage:
         expires_in=3600,
         **CONTEXT[kind],
     )
-
-
-@pytest.fixture(scope="module")
-def mailbox() -> Iterator[Mailbox]:
-    with Mailbox() as box:
-        yield box
 
 
 @pytest.mark.parametrize("kind", sorted(SUBJECTS))

@@ -1,11 +1,9 @@
 """MFA with the official supabase-py client against a live server: enrol, challenge, verify."""
 
-import asyncio
 import secrets
 import time
 from collections.abc import Iterator
 
-import asyncpg
 import httpx
 import jwt
 import pyotp
@@ -14,25 +12,13 @@ from supabase import Client, ClientOptions, create_client
 from supabase_auth.errors import AuthApiError
 
 from tests.conftest import LiveServer, MigratedDatabase
+from tests.helpers import owner_query
 
 PASSWORD = "s3cret-pass!"
 
 
 def new_email() -> str:
     return f"mfa-{secrets.token_hex(6)}@example.com"
-
-
-def owner_query(db: MigratedDatabase, sql: str, *args: object) -> list[tuple[object, ...]]:
-    """Run SQL as the owner (it bypasses RLS) from a synchronous test."""
-
-    async def run() -> list[tuple[object, ...]]:
-        conn = await asyncpg.connect(db.admin_dsn)
-        try:
-            return [tuple(row) for row in await conn.fetch(sql, *args)]
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 @pytest.fixture

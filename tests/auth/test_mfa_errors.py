@@ -13,6 +13,7 @@ import pyotp
 import pytest
 
 from tests.conftest import LiveServer, MigratedDatabase, running_server
+from tests.helpers import expect_auth_error
 
 VERSION = {"X-Supabase-Api-Version": "2024-01-01"}
 PASSWORD = "s3cret-pass!"
@@ -25,14 +26,6 @@ def http(open_server: LiveServer) -> Iterator[httpx.Client]:
         headers={"apikey": open_server.anon_key, **VERSION},
     ) as client:
         yield client
-
-
-def expect(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert response.headers["x-sb-error-code"] == code
-    return body
 
 
 class User:
@@ -90,13 +83,13 @@ def owner_execute(db: MigratedDatabase, sql: str, *args: object) -> None:
 
 
 def test_without_a_bearer_token(http: httpx.Client) -> None:
-    expect(http.post("/factors", json={"factor_type": "totp"}), 401, "no_authorization")
+    expect_auth_error(http.post("/factors", json={"factor_type": "totp"}), 401, "no_authorization")
 
 
 def test_with_a_token_whose_session_ended(http: httpx.Client) -> None:
     user = User(http)
     http.post("/logout", headers={"Authorization": f"Bearer {user.token}"})
-    expect(user.post("/factors", {"factor_type": "totp"}), 403, "session_not_found")
+    expect_auth_error(user.post("/factors", {"factor_type": "totp"}), 403, "session_not_found")
 
 
 @pytest.mark.parametrize(
@@ -114,13 +107,13 @@ def test_with_a_token_whose_session_ended(http: httpx.Client) -> None:
 def test_enrol_refuses_bad_requests(
     http: httpx.Client, body: dict[str, Any], status: int, code: str
 ) -> None:
-    expect(User(http).post("/factors", body), status, code)
+    expect_auth_error(User(http).post("/factors", body), status, code)
 
 
 def test_enrol_refuses_a_name_in_use(http: httpx.Client) -> None:
     user = User(http)
     user.enroll("Phone")
-    body = expect(
+    body = expect_auth_error(
         user.post("/factors", {"factor_type": "totp", "friendly_name": "Phone"}),
         422,
         "mfa_factor_name_conflict",
@@ -135,7 +128,9 @@ def test_enrol_refuses_an_eleventh_factor(http: httpx.Client) -> None:
     user = User(http)
     for _ in range(10):
         user.enroll()
-    expect(user.post("/factors", {"factor_type": "totp"}), 422, "too_many_enrolled_mfa_factors")
+    expect_auth_error(
+        user.post("/factors", {"factor_type": "totp"}), 422, "too_many_enrolled_mfa_factors"
+    )
 
 
 def test_stale_unverified_factors_make_room(http: httpx.Client, db: MigratedDatabase) -> None:
@@ -154,7 +149,9 @@ def test_a_second_factor_needs_aal2_once_one_is_verified(http: httpx.Client) -> 
     user = User(http)
     factor = user.enroll()
     assert user.verify(factor).status_code == 200
-    expect(user.sign_in().post("/factors", {"factor_type": "totp"}), 403, "insufficient_aal")
+    expect_auth_error(
+        user.sign_in().post("/factors", {"factor_type": "totp"}), 403, "insufficient_aal"
+    )
 
 
 @pytest.mark.parametrize("action", ["challenge", "verify", "unenroll"])
@@ -173,7 +170,7 @@ def test_unknown_and_foreign_factors_are_not_found(http: httpx.Client, action: s
             response = stranger.post(f"/factors/{factor_id}/verify", body)
         else:
             response = stranger.delete(f"/factors/{factor_id}")
-        expect(response, status, code)
+        expect_auth_error(response, status, code)
 
 
 @pytest.mark.parametrize(
@@ -187,7 +184,7 @@ def test_unknown_and_foreign_factors_are_not_found(http: httpx.Client, action: s
 def test_verify_refuses_bad_requests(http: httpx.Client, body: dict[str, Any], code: str) -> None:
     user = User(http)
     factor = user.enroll()
-    expect(user.post(f"/factors/{factor['id']}/verify", body), 400, code)
+    expect_auth_error(user.post(f"/factors/{factor['id']}/verify", body), 400, code)
 
 
 def test_verify_against_an_unknown_challenge(http: httpx.Client) -> None:
@@ -199,7 +196,7 @@ def test_verify_against_an_unknown_challenge(http: httpx.Client) -> None:
         response = user.post(
             f"/factors/{factor['id']}/verify", {"challenge_id": challenge_id, "code": "123456"}
         )
-        expect(response, 422, "mfa_factor_not_found")
+        expect_auth_error(response, 422, "mfa_factor_not_found")
 
 
 def test_a_wrong_code_fails_and_changes_nothing_but_the_audit(http: httpx.Client) -> None:
@@ -207,7 +204,7 @@ def test_a_wrong_code_fails_and_changes_nothing_but_the_audit(http: httpx.Client
     factor = user.enroll()
     secret = factor["totp"]["secret"]
     wrong = str((int(pyotp.TOTP(secret).now()) + 1) % 1_000_000).zfill(6)
-    body = expect(user.verify(factor, wrong), 422, "mfa_verification_failed")
+    body = expect_auth_error(user.verify(factor, wrong), 422, "mfa_verification_failed")
     assert body["message"] == "Invalid TOTP code entered"
     listed = http.get("/user", headers={"Authorization": f"Bearer {user.token}"}).json()
     assert [f["status"] for f in listed["factors"]] == ["unverified"]
@@ -219,9 +216,9 @@ def test_a_code_is_good_once(http: httpx.Client) -> None:
     secret = factor["totp"]["secret"]
     now = pyotp.TOTP(secret).now()
     assert user.verify(factor, now).status_code == 200
-    expect(user.verify(factor, now), 422, "mfa_verification_failed")
+    expect_auth_error(user.verify(factor, now), 422, "mfa_verification_failed")
     # An older step is spent too; the next step's code is still good.
-    expect(
+    expect_auth_error(
         user.verify(factor, pyotp.TOTP(secret).at(time.time() - 30)), 422, "mfa_verification_failed"
     )
     assert user.verify(factor, pyotp.TOTP(secret).at(time.time() + 30)).status_code == 200
@@ -237,7 +234,7 @@ def test_a_challenge_is_good_once(http: httpx.Client) -> None:
     assert first.status_code == 200
     user.token = first.json()["access_token"]
     later = pyotp.TOTP(secret).at(time.time() + 30)
-    expect(
+    expect_auth_error(
         user.post(path, {"challenge_id": challenge_id, "code": later}),
         422,
         "mfa_ip_address_mismatch",
@@ -256,8 +253,12 @@ def test_an_expired_challenge_is_refused_and_forgotten(
         uuid.UUID(challenge_id),
     )
     body = {"challenge_id": challenge_id, "code": pyotp.TOTP(factor["totp"]["secret"]).now()}
-    expect(user.post(f"/factors/{factor['id']}/verify", body), 422, "mfa_challenge_expired")
-    expect(user.post(f"/factors/{factor['id']}/verify", body), 422, "mfa_factor_not_found")
+    expect_auth_error(
+        user.post(f"/factors/{factor['id']}/verify", body), 422, "mfa_challenge_expired"
+    )
+    expect_auth_error(
+        user.post(f"/factors/{factor['id']}/verify", body), 422, "mfa_factor_not_found"
+    )
 
 
 def test_a_challenge_from_another_address_is_refused(
@@ -272,7 +273,9 @@ def test_a_challenge_from_another_address_is_refused(
         uuid.UUID(challenge_id),
     )
     body = {"challenge_id": challenge_id, "code": pyotp.TOTP(factor["totp"]["secret"]).now()}
-    expect(user.post(f"/factors/{factor['id']}/verify", body), 422, "mfa_ip_address_mismatch")
+    expect_auth_error(
+        user.post(f"/factors/{factor['id']}/verify", body), 422, "mfa_ip_address_mismatch"
+    )
 
 
 def test_unenrolling_a_verified_factor_needs_aal2(http: httpx.Client) -> None:
@@ -283,7 +286,7 @@ def test_unenrolling_a_verified_factor_needs_aal2(http: httpx.Client) -> None:
     user.token = verified.json()["access_token"]
     pending = user.enroll()  # at aal2
     aal1 = user.sign_in()
-    expect(aal1.delete(f"/factors/{factor['id']}"), 422, "insufficient_aal")
+    expect_auth_error(aal1.delete(f"/factors/{factor['id']}"), 422, "insufficient_aal")
     # An unverified factor may go from an aal1 session, as in GoTrue.
     assert aal1.delete(f"/factors/{pending['id']}").json() == {"id": pending["id"]}
 
@@ -293,12 +296,20 @@ def test_the_admin_factor_api_needs_the_service_role(
 ) -> None:
     user = User(http)
     path = f"/admin/users/{user.id}/factors"
-    expect(http.get(path), 401, "no_authorization")
-    expect(user.http.get(path, headers={"Authorization": f"Bearer {user.token}"}), 403, "not_admin")
+    expect_auth_error(http.get(path), 401, "no_authorization")
+    expect_auth_error(
+        user.http.get(path, headers={"Authorization": f"Bearer {user.token}"}), 403, "not_admin"
+    )
     service = {"Authorization": f"Bearer {open_server.service_role_key}"}
-    expect(http.get(f"/admin/users/{uuid.uuid4()}/factors", headers=service), 404, "user_not_found")
-    expect(http.get("/admin/users/nope/factors", headers=service), 404, "validation_failed")
-    expect(http.delete(f"{path}/{uuid.uuid4()}", headers=service), 404, "mfa_factor_not_found")
+    expect_auth_error(
+        http.get(f"/admin/users/{uuid.uuid4()}/factors", headers=service), 404, "user_not_found"
+    )
+    expect_auth_error(
+        http.get("/admin/users/nope/factors", headers=service), 404, "validation_failed"
+    )
+    expect_auth_error(
+        http.delete(f"{path}/{uuid.uuid4()}", headers=service), 404, "mfa_factor_not_found"
+    )
 
 
 def test_code_guessing_is_rate_limited(db: MigratedDatabase) -> None:
@@ -319,6 +330,6 @@ def test_code_guessing_is_rate_limited(db: MigratedDatabase) -> None:
             for guess in ("000001", "000002", "000003", "000004")
         ]
         assert [a.status_code for a in answers[:3]] == [422, 422, 422]
-        limited = expect(answers[3], 429, "over_request_rate_limit")
+        limited = expect_auth_error(answers[3], 429, "over_request_rate_limit")
         assert limited["message"] == "Request rate limit reached"
         assert 1 <= int(answers[3].headers["retry-after"]) <= 60

@@ -5,10 +5,8 @@ mail's link like a browser, take the `code` from the redirect and exchange it â€
 same supabase-py instance that holds the verifier, or by hand.
 """
 
-import asyncio
 import secrets
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
@@ -20,45 +18,19 @@ from supabase_auth.errors import AuthApiError
 
 from gptdesk.auth.pkce import s256
 from tests.conftest import LiveServer, MigratedDatabase, running_server
+from tests.helpers import (
+    PASSWORD,
+    SITE,
+    VERSION,
+    audit_actions,
+    confirmed_user,
+    expect_auth_error,
+    generous_limits,
+    mail_server_settings,
+    new_email,
+    owner_query,
+)
 from tests.mailbox import Mailbox, code_in, link_in
-
-PASSWORD = "s3cret-pass!"
-SITE = "http://app.test"
-VERSION = {"X-Supabase-Api-Version": "2024-01-01"}
-
-
-def new_email(prefix: str = "pkce") -> str:
-    return f"{prefix}-{secrets.token_hex(6)}@example.com"
-
-
-def query(db: MigratedDatabase, sql: str, *args: object) -> list[tuple[Any, ...]]:
-    """Run SQL as the owner (it sees everything) from a synchronous test."""
-
-    async def run() -> list[tuple[Any, ...]]:
-        conn = await asyncpg.connect(db.admin_dsn)
-        try:
-            return [tuple(row) for row in await conn.fetch(sql, *args)]
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
-
-
-def actions(db: MigratedDatabase, user_id: str) -> list[str]:
-    rows = query(
-        db,
-        "select action from public.audit_logs where resource_id = $1 order by created_at",
-        user_id,
-    )
-    return [row[0] for row in rows]
-
-
-def expect(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert response.headers["x-sb-error-code"] == code
-    return body
 
 
 def follow(link: str) -> str:
@@ -76,27 +48,16 @@ def code_of(location: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def mailbox() -> Iterator[Mailbox]:
-    with Mailbox() as box:
-        yield box
-
-
-@pytest.fixture(scope="module")
 def mail_server(db: MigratedDatabase, mailbox: Mailbox) -> Iterator[LiveServer]:
     """Open sign-up that needs confirmation, mail over SMTP to the mailbox."""
     with running_server(
         db,
-        open_signup="true",
-        smtp_host="127.0.0.1",
-        smtp_port=str(mailbox.port),
-        smtp_starttls="false",
-        site_url=SITE,
-        redirect_urls="http://app.test/*,myapp://callback",
-        rate_limit_signup_ip="10000/hour",
-        rate_limit_token_ip="10000/hour",
-        rate_limit_verify_ip="10000/hour",
-        rate_limit_recover_ip="10000/hour",
-        rate_limit_email="10000/hour",
+        **mail_server_settings(
+            mailbox,
+            open_signup="true",
+            redirect_urls=f"{SITE}/*,myapp://callback",
+            **generous_limits("signup_ip", "token_ip", "verify_ip", "recover_ip", "email"),
+        ),
     ) as live:
         yield live
 
@@ -119,16 +80,6 @@ def client(mail_server: LiveServer) -> Iterator[Client]:
         )
 
 
-def confirmed_user(server: LiveServer, email: str) -> str:
-    made = httpx.post(
-        f"{server.url}/auth/v1/admin/users",
-        headers={"apikey": server.anon_key, "Authorization": f"Bearer {server.service_role_key}"},
-        json={"email": email, "password": PASSWORD, "email_confirm": True},
-    )
-    assert made.status_code == 200, made.text
-    return str(made.json()["id"])
-
-
 def test_sign_up_confirms_through_a_code_only_the_client_can_use(
     client: Client, mailbox: Mailbox, mail_server: LiveServer, db: MigratedDatabase
 ) -> None:
@@ -138,7 +89,7 @@ def test_sign_up_confirms_through_a_code_only_the_client_can_use(
     )
     assert signed_up.session is None and signed_up.user is not None
     user_id = signed_up.user.id
-    [(method, issued)] = query(
+    [(method, issued)] = owner_query(
         db,
         "select code_challenge_method, auth_code_hash is not null from auth.flow_state "
         "where user_id = $1 and authentication_method = 'signup'",
@@ -154,7 +105,7 @@ def test_sign_up_confirms_through_a_code_only_the_client_can_use(
     assert location.startswith(f"{SITE}/welcome?code=")
     code = code_of(location)
     # The address is confirmed by following the link, but no session was handed out yet.
-    [(confirmed_at, sessions)] = query(
+    [(confirmed_at, sessions)] = owner_query(
         db,
         "select email_confirmed_at, (select count(*) from auth.sessions where user_id = u.id) "
         "from auth.users u where id = $1",
@@ -162,7 +113,7 @@ def test_sign_up_confirms_through_a_code_only_the_client_can_use(
     )
     assert confirmed_at is not None and sessions == 0
     # Only the code's hash is stored, and it now lives GPTDESK_FLOW_STATE_TTL seconds.
-    [(stored, lifetime)] = query(
+    [(stored, lifetime)] = owner_query(
         db,
         "select auth_code_hash, extract(epoch from expires_at - auth_code_issued_at)::int "
         "from auth.flow_state where user_id = $1",
@@ -177,8 +128,14 @@ def test_sign_up_confirms_through_a_code_only_the_client_can_use(
     assert user is not None and user.user.email == email
     claims = jwt.decode(exchanged.session.access_token, options={"verify_signature": False})
     assert [entry["method"] for entry in claims["amr"]] == ["email/signup"]  # GoTrue's name
-    assert query(db, "select count(*) from auth.flow_state where user_id = $1", user_id) == [(0,)]
-    assert actions(db, user_id) == ["user.signed_up", "user.email_confirmed", "user.signed_in"]
+    assert owner_query(db, "select count(*) from auth.flow_state where user_id = $1", user_id) == [
+        (0,)
+    ]
+    assert audit_actions(db, user_id) == [
+        "user.signed_up",
+        "user.email_confirmed",
+        "user.signed_in",
+    ]
 
     # A code works once.
     with pytest.raises(AuthApiError) as again:
@@ -204,7 +161,7 @@ def test_recovery_with_pkce(
     client.auth.sign_out()
     assert client.auth.sign_in_with_password({"email": email, "password": "n3w-secret-pass"})
     assert {"user.recovery_requested", "user.recovered", "user.signed_in"} <= set(
-        actions(db, user_id)
+        audit_actions(db, user_id)
     )
 
 
@@ -219,7 +176,7 @@ def test_email_change_with_pkce(
     assert location.startswith("myapp://callback?code=")
     changed = client.auth.exchange_code_for_session({"auth_code": code_of(location)})
     assert changed.user is not None and changed.user.email == new
-    assert query(db, "select email from auth.users where id = $1", user_id) == [(new,)]
+    assert owner_query(db, "select email from auth.users where id = $1", user_id) == [(new,)]
 
 
 def pkce_pair(method: str = "s256") -> tuple[str, str, str]:
@@ -253,22 +210,28 @@ def test_pkce_grant_errors(http: httpx.Client, mailbox: Mailbox, db: MigratedDat
         return http.post("/token?grant_type=pkce", json=body)
 
     for body in ({}, {"auth_code": code}, {"code_verifier": verifier}, {"auth_code": 5}):
-        answer = expect(grant(body), 400, "validation_failed")
+        answer = expect_auth_error(grant(body), 400, "validation_failed")
         assert answer["message"] == (
             "invalid request: both auth code and code verifier should be non-empty"
         )
-    expect(grant({"auth_code": "nope", "code_verifier": verifier}), 404, "flow_state_not_found")
-    wrong = expect(
+    expect_auth_error(
+        grant({"auth_code": "nope", "code_verifier": verifier}), 404, "flow_state_not_found"
+    )
+    wrong = expect_auth_error(
         grant({"auth_code": code, "code_verifier": verifier + "x"}), 400, "bad_code_verifier"
     )
     assert wrong["message"] == "code challenge does not match previously saved code verifier"
     # None of that used the code up, nor signed anyone in.
-    assert query(db, "select count(*) from auth.sessions where user_id = $1", user_id) == [(0,)]
+    assert owner_query(db, "select count(*) from auth.sessions where user_id = $1", user_id) == [
+        (0,)
+    ]
 
     session = grant({"auth_code": code, "code_verifier": verifier})
     assert session.status_code == 200, session.text
     assert session.json()["user"]["id"] == user_id and session.json()["refresh_token"]
-    expect(grant({"auth_code": code, "code_verifier": verifier}), 404, "flow_state_not_found")
+    expect_auth_error(
+        grant({"auth_code": code, "code_verifier": verifier}), 404, "flow_state_not_found"
+    )
 
 
 def test_an_expired_code_changes_nothing(
@@ -276,7 +239,7 @@ def test_an_expired_code_changes_nothing(
 ) -> None:
     verifier, challenge, method = pkce_pair()
     user_id, code = signed_up_code(http, mailbox, challenge, method)
-    query(
+    owner_query(
         db,
         "update auth.flow_state set created_at = now() - interval '10 minutes', "
         "auth_code_issued_at = now() - interval '6 minutes', "
@@ -286,9 +249,11 @@ def test_an_expired_code_changes_nothing(
     expired = http.post(
         "/token?grant_type=pkce", json={"auth_code": code, "code_verifier": verifier}
     )
-    body = expect(expired, 422, "flow_state_expired")
+    body = expect_auth_error(expired, 422, "flow_state_expired")
     assert body["message"] == "invalid flow state, flow state has expired"
-    assert query(db, "select count(*) from auth.sessions where user_id = $1", user_id) == [(0,)]
+    assert owner_query(db, "select count(*) from auth.sessions where user_id = $1", user_id) == [
+        (0,)
+    ]
 
 
 def test_a_link_followed_late_still_gives_a_fresh_code(
@@ -306,7 +271,7 @@ def test_a_link_followed_late_still_gives_a_fresh_code(
             "code_challenge_method": method,
         },
     ).json()["id"]
-    query(
+    owner_query(
         db,
         "update auth.flow_state set created_at = now() - interval '50 minutes' where user_id = $1",
         user_id,
@@ -354,7 +319,7 @@ def test_a_new_mail_supersedes_the_old_flow(
                 "code_challenge_method": method,
             },
         )
-    assert query(
+    assert owner_query(
         db,
         "select count(*) from auth.flow_state f join auth.users u on u.id = f.user_id "
         "where u.email = $1",
@@ -382,14 +347,14 @@ def test_bad_challenges_are_refused_and_create_nothing(
 ) -> None:
     email = new_email("bad")
     for path in ("/signup", "/recover"):
-        answer = expect(
+        answer = expect_auth_error(
             http.post(path, json={"email": email, "password": PASSWORD, **extra}),
             400,
             "validation_failed",
         )
         if message is not None:
             assert answer["message"] == message
-    assert query(db, "select count(*) from auth.users where email = $1", email) == [(0,)]
+    assert owner_query(db, "select count(*) from auth.users where email = $1", email) == [(0,)]
 
 
 def test_implicit_clients_still_get_the_session(http: httpx.Client, mailbox: Mailbox) -> None:
@@ -444,14 +409,14 @@ def test_a_pkce_link_without_its_flow_state_changes_nothing(
             "code_challenge_method": method,
         },
     ).json()["id"]
-    query(db, "delete from auth.flow_state where user_id = $1", user_id)
+    owner_query(db, "delete from auth.flow_state where user_id = $1", user_id)
     location = follow(link_in(mailbox.wait_for(email, "confirmation")))
     # A 422 has no OAuth `error` name in GoTrue's redirects, only its code and description.
     assert parse_qs(urlsplit(location).query) == {
         "error_code": ["flow_state_not_found"],
         "error_description": ["No valid flow state found for user."],
     }
-    assert query(
+    assert owner_query(
         db,
         "select email_confirmed_at, (select count(*) from auth.one_time_tokens t "
         "where t.user_id = u.id) from auth.users u where id = $1",

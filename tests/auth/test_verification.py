@@ -4,7 +4,6 @@ A live server sends over SMTP to a real local server (aiosmtpd); the tests read 
 message and follow its link over HTTP, or hand its token to supabase-py.
 """
 
-import asyncio
 import secrets
 import shutil
 import stat
@@ -12,10 +11,8 @@ import time
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import asyncpg
 import httpx
 import pytest
 from supabase import Client, ClientOptions, create_client
@@ -24,53 +21,20 @@ from supabase_auth.errors import AuthApiError
 from gptdesk.auth.mail import KIND_HEADER
 from gptdesk.db.embedded import free_port
 from tests.conftest import LiveServer, MigratedDatabase, running_server, scratch_dir
+from tests.helpers import (
+    PASSWORD,
+    SITE,
+    VERSION,
+    audit_actions,
+    confirmed_user,
+    expect_auth_error,
+    fragment,
+    generous_limits,
+    mail_server_settings,
+    new_email,
+    owner_query,
+)
 from tests.mailbox import Mailbox, code_in, link_in
-
-PASSWORD = "s3cret-pass!"
-SITE = "http://app.test"
-VERSION = {"X-Supabase-Api-Version": "2024-01-01"}
-GENEROUS_LIMITS = {
-    "rate_limit_signup_ip": "10000/hour",
-    "rate_limit_token_ip": "10000/hour",
-    "rate_limit_verify_ip": "10000/hour",
-    "rate_limit_email": "10000/hour",
-}
-
-
-def new_email(prefix: str = "mail") -> str:
-    return f"{prefix}-{secrets.token_hex(6)}@example.com"
-
-
-def query(db: MigratedDatabase, sql: str, *args: object) -> list[tuple[Any, ...]]:
-    """Run SQL as the owner (it sees everything) from a synchronous test."""
-
-    async def run() -> list[tuple[Any, ...]]:
-        conn = await asyncpg.connect(db.admin_dsn)
-        try:
-            return [tuple(row) for row in await conn.fetch(sql, *args)]
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
-
-
-def fragment(location: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).fragment).items()}
-
-
-def actions(db: MigratedDatabase, user_id: str) -> list[str]:
-    rows = query(
-        db,
-        "select action from public.audit_logs where resource_id = $1 order by created_at",
-        user_id,
-    )
-    return [row[0] for row in rows]
-
-
-@pytest.fixture(scope="module")
-def mailbox() -> Iterator[Mailbox]:
-    with Mailbox() as box:
-        yield box
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +42,12 @@ def mail_server(db: MigratedDatabase, mailbox: Mailbox) -> Iterator[LiveServer]:
     """Open sign-up that needs confirmation, mail over SMTP to the mailbox."""
     with running_server(
         db,
-        open_signup="true",
-        smtp_host="127.0.0.1",
-        smtp_port=str(mailbox.port),
-        smtp_starttls="false",
-        site_url=SITE,
-        redirect_urls="http://app.test/*,myapp://callback",
-        **GENEROUS_LIMITS,
+        **mail_server_settings(
+            mailbox,
+            open_signup="true",
+            redirect_urls=f"{SITE}/*,myapp://callback",
+            **generous_limits("signup_ip", "token_ip", "verify_ip", "email"),
+        ),
     ) as live:
         yield live
 
@@ -116,25 +79,6 @@ def implicit_client(mail_server: LiveServer) -> Iterator[Client]:
             mail_server.anon_key,
             options=ClientOptions(httpx_client=transport, flow_type="implicit"),
         )
-
-
-def confirmed_user(server: LiveServer, email: str) -> str:
-    """An account made through the admin API, confirmed; returns its id."""
-    made = httpx.post(
-        f"{server.url}/auth/v1/admin/users",
-        headers={"apikey": server.anon_key, "Authorization": f"Bearer {server.service_role_key}"},
-        json={"email": email, "password": PASSWORD, "email_confirm": True},
-    )
-    assert made.status_code == 200, made.text
-    return str(made.json()["id"])
-
-
-def expect(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert response.headers["x-sb-error-code"] == code
-    return body
 
 
 def test_sign_up_mails_a_link_that_confirms_and_signs_in(
@@ -181,7 +125,7 @@ def test_sign_up_mails_a_link_that_confirms_and_signs_in(
     assert me["user_metadata"]["email_verified"] is True
 
     assert client.auth.sign_in_with_password({"email": email, "password": PASSWORD}).session
-    assert [a for a in actions(db, me["id"]) if a != "user.sign_in_failed"][:2] == [
+    assert [a for a in audit_actions(db, me["id"]) if a != "user.sign_in_failed"][:2] == [
         "user.signed_up",
         "user.email_confirmed",
     ]
@@ -207,7 +151,7 @@ def test_signing_up_again_unconfirmed_mails_a_new_link(
     new_code = code_in(mailbox.wait_for(email, "confirmation", count=2))
     assert new_code != old_code
     # Only the newest mail works.
-    expect(
+    expect_auth_error(
         http.post("/verify", json={"type": "signup", "token_hash": old_code}), 403, "otp_expired"
     )
     assert http.post("/verify", json={"type": "signup", "token_hash": new_code}).status_code == 200
@@ -240,9 +184,9 @@ def test_recovery_with_supabase_py(
     assert (reused.value.status, reused.value.code) == (403, "otp_expired")
     assert reused.value.message == "Token has expired or is invalid"
     assert {"user.recovery_requested", "user.recovered", "user.password_changed"} <= set(
-        actions(db, user_id)
+        audit_actions(db, user_id)
     )
-    [(sent_at,)] = query(db, "select recovery_sent_at from auth.users where id = $1", user_id)
+    [(sent_at,)] = owner_query(db, "select recovery_sent_at from auth.users where id = $1", user_id)
     assert sent_at is not None
 
 
@@ -281,7 +225,7 @@ def test_an_email_change_waits_for_the_new_address_to_confirm(
     assert pending.user is not None
     assert pending.user.email == old and pending.user.new_email == new
     assert pending.user.email_change_sent_at is not None
-    assert query(db, "select email from public.users where id = $1", user_id) == [(old,)]
+    assert owner_query(db, "select email from public.users where id = $1", user_id) == [(old,)]
 
     mail = mailbox.wait_for(new, "email_change")
     assert mail["Subject"] == "Confirm your new e-mail address for GPT Desk"
@@ -291,11 +235,11 @@ def test_an_email_change_waits_for_the_new_address_to_confirm(
     assert opened.headers["location"].startswith("myapp://callback#access_token=")
     assert fragment(opened.headers["location"])["type"] == "email_change"
 
-    assert query(db, "select email, email_change from auth.users where id = $1", user_id) == [
+    assert owner_query(db, "select email, email_change from auth.users where id = $1", user_id) == [
         (new, None)
     ]
-    assert query(db, "select email from public.users where id = $1", user_id) == [(new,)]
-    assert "user.email_changed" in actions(db, user_id)
+    assert owner_query(db, "select email from public.users where id = $1", user_id) == [(new,)]
+    assert "user.email_changed" in audit_actions(db, user_id)
     client.auth.sign_out()
     assert client.auth.sign_in_with_password({"email": new, "password": PASSWORD}).session
 
@@ -310,7 +254,7 @@ def test_an_email_change_to_a_taken_address_is_refused(
         "/token?grant_type=password", json={"email": mine, "password": PASSWORD}
     ).json()
     bearer = {"Authorization": f"Bearer {session['access_token']}"}
-    expect(http.put("/user", json={"email": taken}, headers=bearer), 422, "email_exists")
+    expect_auth_error(http.put("/user", json={"email": taken}, headers=bearer), 422, "email_exists")
 
 
 @pytest.mark.parametrize(
@@ -344,7 +288,7 @@ def test_an_email_change_to_a_taken_address_is_refused(
 def test_verify_bad_requests(
     http: httpx.Client, body: bytes, status: int, code: str, message: str | None
 ) -> None:
-    answer = expect(http.post("/verify", content=body), status, code)
+    answer = expect_auth_error(http.post("/verify", content=body), status, code)
     if message is not None:
         assert answer["message"] == message
 
@@ -359,7 +303,7 @@ def test_verify_bad_requests(
     ],
 )
 def test_recover_bad_requests(http: httpx.Client, body: bytes, status: int, code: str) -> None:
-    expect(http.post("/recover", content=body), status, code)
+    expect_auth_error(http.post("/recover", content=body), status, code)
 
 
 def test_recover_and_post_verify_need_the_project_key(mail_server: LiveServer) -> None:
@@ -375,13 +319,13 @@ def test_an_expired_token_changes_nothing(
     email = new_email("expired")
     user_id = http.post("/signup", json={"email": email, "password": PASSWORD}).json()["id"]
     mail = mailbox.wait_for(email, "confirmation")
-    query(
+    owner_query(
         db,
         "update auth.one_time_tokens set created_at = now() - interval '2 hours', "
         "expires_at = now() - interval '1 hour' where user_id = $1",
         user_id,
     )
-    expect(
+    expect_auth_error(
         http.post("/verify", json={"type": "signup", "token_hash": code_in(mail)}),
         403,
         "otp_expired",
@@ -389,11 +333,13 @@ def test_an_expired_token_changes_nothing(
     opened = httpx.get(link_in(mail))
     assert fragment(opened.headers["location"])["error_code"] == "otp_expired"
     assert opened.headers["location"].startswith(f"{SITE}#")
-    assert query(db, "select email_confirmed_at from auth.users where id = $1", user_id) == [
+    assert owner_query(db, "select email_confirmed_at from auth.users where id = $1", user_id) == [
         (None,)
     ]
-    assert query(db, "select count(*) from auth.sessions where user_id = $1", user_id) == [(0,)]
-    assert actions(db, user_id) == ["user.signed_up"]
+    assert owner_query(db, "select count(*) from auth.sessions where user_id = $1", user_id) == [
+        (0,)
+    ]
+    assert audit_actions(db, user_id) == ["user.signed_up"]
 
 
 def test_a_token_only_works_for_its_type_and_address(
@@ -408,7 +354,7 @@ def test_a_token_only_works_for_its_type_and_address(
         {"type": "email_change", "token_hash": token},
         {"type": "recovery", "token": token, "email": new_email("other")},
     ):
-        expect(http.post("/verify", json=wrong), 403, "otp_expired")
+        expect_auth_error(http.post("/verify", json=wrong), 403, "otp_expired")
     # The failures did not use the token up.
     right = http.post("/verify", json={"type": "recovery", "token": token, "email": email})
     assert right.status_code == 200 and right.json()["user"]["email"] == email
@@ -429,7 +375,7 @@ def test_a_gotrue_invite_token_confirms_and_signs_in(
             json={"email": email},
         ).json()
         token = secrets.token_urlsafe(32)
-        query(
+        owner_query(
             db,
             "insert into auth.one_time_tokens (user_id, token_type, token_hash, relates_to, "
             "expires_at) values ($1, $2, encode(sha256(convert_to($3, 'UTF8')), 'hex'), $4, "
@@ -442,7 +388,7 @@ def test_a_gotrue_invite_token_confirms_and_signs_in(
         verified = http.post("/verify", json={"type": verify_type, "token_hash": token})
         assert verified.status_code == 200, verified.text
         assert verified.json()["user"]["email_confirmed_at"]
-        assert "user.email_confirmed" in actions(db, made["id"])
+        assert "user.email_confirmed" in audit_actions(db, made["id"])
 
 
 def test_links_never_redirect_off_the_allow_list(
@@ -479,7 +425,9 @@ def test_a_banned_user_cannot_verify(
         json={"ban_duration": "24h"},
     )
     assert banned.status_code == 200
-    expect(http.post("/verify", json={"type": "recovery", "token_hash": token}), 403, "user_banned")
+    expect_auth_error(
+        http.post("/verify", json={"type": "recovery", "token_hash": token}), 403, "user_banned"
+    )
 
 
 def test_a_failed_delivery_keeps_the_change(db: MigratedDatabase) -> None:
@@ -495,12 +443,12 @@ def test_a_failed_delivery_keeps_the_change(db: MigratedDatabase) -> None:
             json={"email": email},
         )
         assert (answer.status_code, answer.json()) == (200, {})
-    assert query(
+    assert owner_query(
         db,
         "select count(*) from auth.one_time_tokens where user_id = $1 and token_type = 'recovery'",
         user_id,
     ) == [(1,)]
-    assert "user.recovery_requested" in actions(db, user_id)
+    assert "user.recovery_requested" in audit_actions(db, user_id)
 
 
 def test_without_smtp_mail_goes_to_the_outbox(db: MigratedDatabase) -> None:

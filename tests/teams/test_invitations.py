@@ -2,41 +2,27 @@
 the invitee signs up with supabase-py and lands in the team with the invited role.
 """
 
-import asyncio
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import asyncpg
 import httpx
 import pytest
 from supabase import Client, ClientOptions, create_client
 
 from tests.conftest import LiveServer, MigratedDatabase, running_server
+from tests.helpers import (
+    PASSWORD,
+    SITE,
+    VERSION,
+    generous_limits,
+    mail_server_settings,
+    new_email,
+    owner_query,
+)
 from tests.mailbox import Mailbox, code_in, link_in
-
-PASSWORD = "s3cret-pass!"
-SITE = "http://app.test"
-VERSION = {"X-Supabase-Api-Version": "2024-01-01"}
-
-
-def new_email(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(6)}@example.com"
-
-
-def query(db: MigratedDatabase, sql: str, *args: object) -> list[tuple[Any, ...]]:
-    """Run SQL as the owner (it sees everything) from a synchronous test."""
-
-    async def run() -> list[tuple[Any, ...]]:
-        conn = await asyncpg.connect(db.admin_dsn)
-        try:
-            return [tuple(row) for row in await conn.fetch(sql, *args)]
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 @dataclass(frozen=True)
@@ -59,23 +45,11 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def mailbox() -> Iterator[Mailbox]:
-    with Mailbox() as box:
-        yield box
-
-
-@pytest.fixture(scope="module")
 def desk(db: MigratedDatabase, mailbox: Mailbox) -> Iterator[LiveServer]:
     """Sign-up closed (the default) and needing confirmation; mail to the mailbox."""
     with running_server(
         db,
-        smtp_host="127.0.0.1",
-        smtp_port=str(mailbox.port),
-        smtp_starttls="false",
-        site_url=SITE,
-        redirect_urls="http://app.test/*",
-        rate_limit_signup_ip="10000/hour",
-        rate_limit_token_ip="10000/hour",
+        **mail_server_settings(mailbox, **generous_limits("signup_ip", "token_ip")),
     ) as live:
         yield live
 
@@ -105,7 +79,7 @@ def make_member(desk: LiveServer, app_metadata: dict[str, str], prefix: str) -> 
 @pytest.fixture(scope="module")
 def world(desk: LiveServer, db: MigratedDatabase) -> World:
     team, other = (
-        str(query(db, "insert into public.teams (name) values ($1) returning id", name)[0][0])
+        str(owner_query(db, "insert into public.teams (name) values ($1) returning id", name)[0][0])
         for name in ("Research", "Sales")
     )
     return World(
@@ -166,7 +140,9 @@ def auth_error(response: httpx.Response, status: int, code: str) -> None:
 
 
 def accounts(db: MigratedDatabase, email: str) -> int:
-    return int(query(db, "select count(*) from auth.users where lower(email) = $1", email)[0][0])
+    return int(
+        owner_query(db, "select count(*) from auth.users where lower(email) = $1", email)[0][0]
+    )
 
 
 def test_an_invitee_signs_up_into_the_team(
@@ -204,7 +180,7 @@ def test_an_invitee_signs_up_into_the_team(
     assert user.user_metadata["full_name"] == "Nina Newcomer"
     assert user.app_metadata["team_id"] == world.team and user.app_metadata["role"] == "user"
     assert user.email_confirmed_at is not None
-    assert query(
+    assert owner_query(
         db, "select team_id::text, role::text, full_name from public.users where id = $1", user.id
     ) == [(world.team, "user", "Nina Newcomer")]
 
@@ -216,7 +192,7 @@ def test_an_invitee_signs_up_into_the_team(
     assert listed["status"] == "accepted" and listed["accepted_by"] == user.id
     team_actions = {
         row[0]
-        for row in query(
+        for row in owner_query(
             db,
             "select action from public.audit_logs where resource_id = $1 "
             "and details ->> 'invitation_id' = $2",
@@ -225,7 +201,7 @@ def test_an_invitee_signs_up_into_the_team(
         )
     }
     assert team_actions == {"team.invitation_created", "team.member_joined"}
-    [(actor, team_of_row)] = query(
+    [(actor, team_of_row)] = owner_query(
         db,
         "select user_id::text, team_id::text from public.audit_logs "
         "where action = 'team.member_joined' and details ->> 'invitation_id' = $1",
@@ -256,7 +232,7 @@ def test_an_admin_invitation_makes_an_admin(
     session = auth.post(
         "/signup", json={"email": email, "password": PASSWORD, "data": {"invitation_token": token}}
     ).json()
-    assert query(
+    assert owner_query(
         db,
         "select role::text, team_id::text from public.users where id = $1",
         session["user"]["id"],
@@ -282,7 +258,7 @@ def test_a_failed_invitation_sign_up_creates_nothing(
     auth_error(sign_up(stranger, token), 422, "invitation_email_mismatch")
     auth_error(sign_up(invited, token, password="short"), 422, "weak_password")
 
-    query(
+    owner_query(
         db,
         "update public.team_invitations set created_at = now() - interval '8 days', "
         "expires_at = now() - interval '1 day' where id = $1",
@@ -301,7 +277,7 @@ def test_a_failed_invitation_sign_up_creates_nothing(
 
     for email in (unknown, invited, stranger, revoked_email):
         assert accounts(db, email) == 0, email
-    assert query(
+    assert owner_query(
         db,
         "select accepted_at, revoked_at is not null from public.team_invitations where id = $1",
         created["id"],
@@ -375,7 +351,7 @@ def test_one_pending_invitation_per_address(
         "invitation_exists",
     )
     # Once the first has expired, inviting again replaces it.
-    query(
+    owner_query(
         db,
         "update public.team_invitations set created_at = now() - interval '8 days', "
         "expires_at = now() - interval '1 day' where id = $1",
@@ -427,7 +403,7 @@ def test_revoking(
     pending = invite(api, world, email)
     assert api.delete(f"{path}/{pending['id']}", headers=bearer(world.admin)).status_code == 204
     assert api.delete(f"{path}/{pending['id']}", headers=bearer(world.admin)).status_code == 204
-    revoked_rows = query(
+    revoked_rows = owner_query(
         db,
         "select count(*) from public.audit_logs where action = 'team.invitation_revoked' "
         "and details ->> 'invitation_id' = $1",
