@@ -1,0 +1,1 @@
+"""The PostgREST-compatible data API: parse → plan → build SQL (pure) → execute → respond."""
