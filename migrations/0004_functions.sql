@@ -466,6 +466,46 @@ create or replace trigger guard_gpt_governance before insert or update on public
 -- Audit: the one way request roles write audit_logs.
 -- ---------------------------------------------------------------------------------------
 
+-- What audit rows record of the request, as the request scope set it: the peer address
+-- (never a client header) and the user agent. Unusable values (a unix-socket peer, a host
+-- name, headers that are not a JSON object) record as null instead of failing the change.
+create or replace function public.request_client_ip()
+returns inet
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  return nullif(btrim(current_setting('request.client_ip', true)), '')::inet;
+exception when data_exception then
+  return null;
+end
+$$;
+
+create or replace function public.request_user_agent()
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  headers jsonb;
+begin
+  -- assigned here, not in declare, so a malformed value reaches the handler below
+  headers := nullif(current_setting('request.headers', true), '')::jsonb;
+  if pg_catalog.jsonb_typeof(headers) = 'object' then
+    return headers ->> 'user-agent';
+  end if;
+  return null;
+exception when data_exception then
+  return null;
+end
+$$;
+
+-- Only the SECURITY DEFINER audit writers (running as the owner) call these.
+revoke execute on function public.request_client_ip(), public.request_user_agent()
+  from public, anon, authenticated, service_role;
+
 -- Records an action by the signed-in user. The actor comes from the JWT and the team from the
 -- actor's profile; neither can be chosen by the caller. The client address comes only from
 -- `request.client_ip`, which the request scope sets to the peer address the server resolved
@@ -485,10 +525,8 @@ set search_path = ''
 as $$
 declare
   actor uuid := auth.uid();
-  headers jsonb := '{}'::jsonb;
   profile_id uuid;
   profile_team uuid;
-  client_ip inet;
   extra jsonb := coalesce(log_action.details, '{}'::jsonb);
   new_id uuid;
 begin
@@ -498,19 +536,6 @@ begin
       errcode = '22023',
       message = 'log_action needs an action and a resource type';
   end if;
-  begin
-    headers := coalesce(nullif(current_setting('request.headers', true), '')::jsonb, '{}'::jsonb);
-    if pg_catalog.jsonb_typeof(headers) <> 'object' then
-      headers := '{}'::jsonb;
-    end if;
-  exception when invalid_text_representation then
-    headers := '{}'::jsonb;
-  end;
-  begin
-    client_ip := nullif(btrim(current_setting('request.client_ip', true)), '')::inet;
-  exception when data_exception then
-    client_ip := null;  -- e.g. a unix socket peer or a host name: no address to record
-  end;
   select u.id, u.team_id into profile_id, profile_team from public.users u where u.id = actor;
   if actor is not null and profile_id is null then
     -- a token whose profile is gone: keep who it was without breaking the foreign key
@@ -520,7 +545,7 @@ begin
     (user_id, team_id, action, resource_type, resource_id, details, ip_address, user_agent)
   values
     (profile_id, profile_team, log_action.action, log_action.resource_type,
-     log_action.resource_id, extra, client_ip, headers ->> 'user-agent')
+     log_action.resource_id, extra, public.request_client_ip(), public.request_user_agent())
   returning id into new_id;
   return new_id;
 end

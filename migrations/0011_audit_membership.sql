@@ -19,8 +19,6 @@ declare
   -- team row is gone, so the audit row cannot point at it.
   old_team uuid := (select t.id from public.teams t where t.id = old.team_id);
   new_team uuid := (select t.id from public.teams t where t.id = new.team_id);
-  headers jsonb := '{}'::jsonb;
-  client_ip inet;
   change text;
 begin
   if new.role is not distinct from old.role and new.team_id is not distinct from old.team_id then
@@ -28,19 +26,6 @@ begin
   end if;
   change := case when new.team_id is distinct from old.team_id then 'user.team_changed'
                  else 'user.role_changed' end;
-  begin
-    headers := coalesce(nullif(current_setting('request.headers', true), '')::jsonb, '{}'::jsonb);
-    if pg_catalog.jsonb_typeof(headers) <> 'object' then
-      headers := '{}'::jsonb;
-    end if;
-  exception when invalid_text_representation then
-    headers := '{}'::jsonb;
-  end;
-  begin
-    client_ip := nullif(btrim(current_setting('request.client_ip', true)), '')::inet;
-  exception when invalid_text_representation then
-    client_ip := null;
-  end;
   select u.id into actor_profile from public.users u where u.id = actor;
   insert into public.audit_logs
     (user_id, team_id, action, resource_type, resource_id, details, ip_address, user_agent)
@@ -55,8 +40,8 @@ begin
       'after', pg_catalog.jsonb_build_object('role', new.role, 'team_id', new.team_id))
       || case when actor is not null and actor_profile is null
               then pg_catalog.jsonb_build_object('actor_id', actor) else '{}'::jsonb end,
-    client_ip,
-    headers ->> 'user-agent');
+    public.request_client_ip(),
+    public.request_user_agent());
   -- A move between teams is also shown to the team the user left.
   if new.team_id is distinct from old.team_id and old_team is not null
      and new_team is not null then
@@ -66,7 +51,7 @@ begin
       pg_catalog.jsonb_build_object(
         'before', pg_catalog.jsonb_build_object('role', old.role, 'team_id', old.team_id),
         'after', pg_catalog.jsonb_build_object('role', new.role, 'team_id', new.team_id)),
-      client_ip, headers ->> 'user-agent');
+      public.request_client_ip(), public.request_user_agent());
   end if;
   return new;
 end
