@@ -27,8 +27,16 @@ from gptdesk.db.pool import create_pool
 from gptdesk.db.roles import authenticator_dsn
 from gptdesk.db.scope import Scope
 from gptdesk.log import configure_logging
+from gptdesk.rest import routes as rest_routes
+from gptdesk.rest.reloader import SchemaCacheHolder
 from gptdesk.teams import routes as team_routes
 from gptdesk.teams.service import InvitationService
+
+# Response headers browsers let the official clients read (PostgREST's and GoTrue's).
+EXPOSED_HEADERS = [
+    "Content-Range", "Content-Location", "Location", "Preference-Applied", "Proxy-Status",
+    "Server-Timing", "X-Supabase-Api-Version",
+]  # fmt: skip
 
 
 def auth_config(settings: Settings) -> AuthConfig:
@@ -92,6 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "recover_ip": settings.rate_limit_recover_ip,
             },
         )
+        app.state.schema_cache = SchemaCacheHolder(pool, dsn)
+        app.state.rest_plans = rest_routes.PlanCache()
+        await app.state.schema_cache.start()
         app.state.auth_admin = AdminService(app.state.auth)
         app.state.auth_links = AdminLinkService(app.state.auth, mailer)
         try:
@@ -99,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await mailer.drain()
+            await app.state.schema_cache.close()
             app.state.rate_limiter.close()
             await pool.close()
 
@@ -110,7 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["Content-Range", "Content-Location", "X-Supabase-Api-Version"],
+        expose_headers=EXPOSED_HEADERS,
         allow_credentials="*" not in settings.cors_origins,
         max_age=600,
     )
@@ -123,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recovery_routes.open_router)
     app.include_router(team_routes.router)
     app.include_router(mfa_routes.router)
+    app.router.routes.extend(rest_routes.routes)
     app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
     app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]
     app.add_exception_handler(api.ApiError, _api_error)  # type: ignore[arg-type]

@@ -111,6 +111,13 @@ class Settings(BaseSettings):
         le=90 * 86400,
         description="Seconds a team invitation stays valid.",
     )
+    rest_max_rows: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="Most rows one /rest/v1 read returns (PostgREST's db-max-rows; Supabase "
+        "uses 1000); a larger limit is capped, never an error.",
+    )
     smtp_host: str | None = Field(
         default=None,
         description="SMTP server for mail; unset: mails go to the log and <data dir>/outbox.",

@@ -31,3 +31,16 @@ async def test_the_seed_schema_is_cached(db: MigratedDatabase) -> None:
     assert helper.volatility == "s" and not helper.returns_set
     # Extension functions (pg_trgm's) are not exposed as RPC.
     assert "similarity" not in cache.functions
+
+
+async def test_types_and_functions_are_schema_qualified(db: MigratedDatabase) -> None:
+    conn = await asyncpg.connect(db.app_dsn)
+    try:
+        cache = await load_schema_cache(conn)
+    finally:
+        await conn.close()
+    assert cache.tables["gpts"].columns["status"].data_type == "public.gpt_status"
+    assert cache.types["int4"] == '"pg_catalog"."int4"'
+    assert cache.types["gpt_status"] == '"public"."gpt_status"'
+    assert "english" in cache.text_search_configs
+    assert "set_updated_at" not in cache.functions  # trigger functions are not callable

@@ -116,6 +116,8 @@ async def apply(conn: asyncpg.Connection, migrations: list[Migration]) -> list[s
                 raise MigrationError(migration.version, _describe(exc)) from exc
             applied_now.append(migration.version)
         await conn.execute(_FENCE_TABLE)
+        if applied_now:  # running servers reload their REST schema cache, as PostgREST does
+            await conn.execute("notify pgrst, 'reload schema'")
         return applied_now
     finally:
         if not conn.is_closed():  # a dropped connection has released the lock already

@@ -15,7 +15,7 @@ class RestError(Exception):
     status: int
     code: str
     message: str
-    details: str | None = None
+    details: Any = None  # a string, or PGRST201's list of candidates
     hint: str | None = None
 
     def __str__(self) -> str:

@@ -24,6 +24,7 @@ join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdroppe
 join pg_type t on t.oid = a.atttypid
 left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
 where n.nspname = $1 and c.relkind in ('r', 'v', 'm', 'p', 'f')
+  and c.relname <> 'schema_migrations'  -- the migration runner's ledger, not an API
 order by c.relname, a.attnum
 """
 
@@ -57,16 +58,42 @@ group by con.conname, c.relname, fc.relname
 _FUNCTIONS = """
 select p.proname as name, p.provolatile::text as volatility, p.proretset as returns_set,
        format_type(p.prorettype, null) as return_type,
+       (select c.relname from pg_class c
+         where c.oid = t.typrelid and c.relnamespace = p.pronamespace) as return_table,
        coalesce(p.proargnames, '{}') as arg_names,
-       coalesce(array(select format_type(t, null) from unnest(p.proargtypes) t), '{}')
-         as arg_types,
+       coalesce(p.proargmodes::text[], '{}') as arg_modes,
+       array(select format_type(x, null)
+               from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[]))
+                    with ordinality u(x, i) order by i) as arg_types,
        p.pronargdefaults as defaults
 from pg_proc p
 join pg_namespace n on n.oid = p.pronamespace
-where n.nspname = $1 and p.prokind = 'f'
+join pg_type t on t.oid = p.prorettype
+where n.nspname = $1 and p.prokind = 'f' and t.typname not in ('trigger', 'event_trigger')
   and not exists (select from pg_depend d where d.objid = p.oid and d.deptype = 'e')
 order by p.proname
 """
+
+# Types a `::cast` in select= may name, and the text search configurations fts may use:
+# names a client sends reach SQL only when they are found here.
+_TYPES = """
+select n.nspname as schema, t.typname as name
+from pg_type t join pg_namespace n on n.oid = t.typnamespace
+where n.nspname in ('pg_catalog', $1) and t.typtype in ('b', 'e', 'd', 'r', 'm')
+  and t.typelem = 0 and t.typisdefined
+"""
+
+_TEXT_SEARCH_CONFIGS = """
+select c.cfgname from pg_ts_config c join pg_namespace n on n.oid = c.cfgnamespace
+where n.nspname in ('pg_catalog', $1)
+"""
+
+# The SQL-standard spellings of common types, as a cast in select= may write them.
+TYPE_ALIASES = {
+    "int": "int4", "integer": "int4", "smallint": "int2", "bigint": "int8", "real": "float4",
+    "float": "float8", "double precision": "float8", "boolean": "bool", "decimal": "numeric",
+    "character varying": "varchar", "char": "bpchar", "character": "bpchar",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -107,12 +134,20 @@ class Function:
     """A function callable through /rpc: its arguments and what it returns."""
 
     name: str
-    arg_names: tuple[str, ...]
+    arg_names: tuple[str, ...]  # the input arguments, in order
     arg_types: tuple[str, ...]
-    defaults: int
+    defaults: int  # how many of the last input arguments have defaults
     return_type: str
     returns_set: bool
     volatility: str  # i(mmutable), s(table), v(olatile)
+    return_table: str | None = None  # the exposed table whose rows it returns, if any
+    out_names: tuple[str, ...] = ()  # the columns of `returns table (…)`
+    out_types: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The input arguments without a default."""
+        return self.arg_names[: len(self.arg_names) - self.defaults]
 
 
 @dataclass(frozen=True)
@@ -123,6 +158,8 @@ class SchemaCache:
     tables: Mapping[str, Table]
     foreign_keys: tuple[ForeignKey, ...]
     functions: Mapping[str, tuple[Function, ...]] = field(default_factory=dict)
+    types: Mapping[str, str] = field(default_factory=dict)  # type name -> qualified name
+    text_search_configs: frozenset[str] = frozenset()
 
     def relationships(self, table: str, other: str) -> list[ForeignKey]:
         """Foreign keys joining `table` and `other`, in either direction."""
@@ -134,7 +171,17 @@ class SchemaCache:
 
 
 async def load_schema_cache(conn: asyncpg.Connection, schema: str = EXPOSED_SCHEMA) -> SchemaCache:
-    """Read the catalogs of `schema` into a SchemaCache."""
+    """Read the catalogs of `schema` into a SchemaCache.
+
+    Read with an empty search_path, so every type and default names its schema and means
+    the same thing whatever the search_path of the request that uses it.
+    """
+    async with conn.transaction(readonly=True):
+        await conn.execute("set local search_path = ''")
+        return await _load(conn, schema)
+
+
+async def _load(conn: asyncpg.Connection, schema: str) -> SchemaCache:
     columns: dict[str, dict[str, Column]] = {}
     kinds: dict[str, str] = {}
     for row in await conn.fetch(_COLUMNS, schema):
@@ -161,15 +208,35 @@ async def load_schema_cache(conn: asyncpg.Connection, schema: str = EXPOSED_SCHE
     )  # fmt: skip
     functions: dict[str, list[Function]] = {}
     for r in await conn.fetch(_FUNCTIONS, schema):
-        functions.setdefault(r["name"], []).append(
-            Function(
-                r["name"], tuple(r["arg_names"]), tuple(r["arg_types"]), r["defaults"],
-                r["return_type"], r["returns_set"], r["volatility"],
-            )
-        )  # fmt: skip
+        functions.setdefault(r["name"], []).append(_function(r))
+    types = {r["name"]: f'"{r["schema"]}"."{r["name"]}"' for r in await conn.fetch(_TYPES, schema)}
+    configs = frozenset(r["cfgname"] for r in await conn.fetch(_TEXT_SEARCH_CONFIGS, schema))
     return SchemaCache(
         schema,
         MappingProxyType(tables),
         foreign_keys,
         MappingProxyType({name: tuple(found) for name, found in functions.items()}),
+        MappingProxyType(types),
+        configs,
+    )
+
+
+def _function(row: asyncpg.Record) -> Function:
+    """A catalog row as a Function: input arguments apart from `returns table` columns."""
+    types = tuple(row["arg_types"])
+    modes = tuple(row["arg_modes"]) or ("i",) * len(types)
+    names = tuple(row["arg_names"]) or ("",) * len(types)
+    inputs = [i for i, mode in enumerate(modes) if mode in ("i", "b", "v")]
+    outputs = [i for i, mode in enumerate(modes) if mode in ("o", "b", "t")]
+    return Function(
+        row["name"],
+        tuple(names[i] for i in inputs),
+        tuple(types[i] for i in inputs),
+        row["defaults"],
+        row["return_type"],
+        row["returns_set"],
+        row["volatility"],
+        row["return_table"],
+        tuple(names[i] for i in outputs),
+        tuple(types[i] for i in outputs),
     )
