@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass
 class RestError(Exception):
-    """An error as the REST surface answers it."""
+    """An error as the REST surface answers it.
+
+    Not frozen: raising through a context manager sets the exception's `__traceback__`.
+    """
 
     status: int
     code: str

@@ -182,7 +182,7 @@ def _prepare_call(
     if method not in ("GET", "HEAD", "POST"):
         raise RestError(405, "PGRST101", "Cannot use the " + method + " method on RPC")
     reading = method != "POST"
-    arguments = function_names(cache, name) if reading else frozenset()
+    arguments = function_names(cache, name) if reading else None
     query = parse_query(request.query, request.headers.get("range"), argument_names=arguments)
     parsed()
     call = (

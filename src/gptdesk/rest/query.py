@@ -14,6 +14,8 @@ from gptdesk.rest.grammar import parse_select as parse_select_text
 from gptdesk.rest.preferences import Page, PreferenceError, parse_page
 
 Path = tuple[str, ...]  # the embed a parameter applies to; () is the requested table
+_RESERVED = frozenset({"select", "columns", "on_conflict", "order", "limit", "offset"})
+_RESERVED_SUFFIXES = (".order", ".limit", ".offset")
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,27 @@ def _is_logic(key: str) -> bool:
     return last in ("or", "and") and "->" not in key
 
 
+def _looks_like_filter(key: str, value: str) -> bool:
+    if key in _RESERVED or key.endswith(_RESERVED_SUFFIXES) or _is_logic(key):
+        return True
+    try:
+        parse_filter(key, value)
+    except GrammarError:
+        return False
+    return True
+
+
 def parse_query(
     items: Iterable[tuple[str, str]],
     range_header: str | None = None,
     *,
-    argument_names: frozenset[str] = frozenset(),
+    argument_names: frozenset[str] | None = None,
 ) -> Query:
-    """The query parameters of a request; GrammarError / PreferenceError when malformed."""
+    """The query parameters of a request; GrammarError / PreferenceError when malformed.
+
+    For a GET /rpc (`argument_names` given), a parameter that names an argument, or that is
+    not a filter at all, is an argument: an unknown one then fails the function lookup.
+    """
     select: tuple[SelectItem, ...] = (SelectStar(),)
     select_given = False
     filters: list[Filter | Logic] = []
@@ -68,7 +84,9 @@ def parse_query(
     columns = on_conflict = None
     arguments: dict[str, list[str]] = {}
     for key, value in items:
-        if key in argument_names:
+        if argument_names is not None and (
+            key in argument_names or not _looks_like_filter(key, value)
+        ):
             arguments.setdefault(key, []).append(value)
         elif key == "select":
             select, select_given = parse_select_text(value), True
