@@ -202,7 +202,10 @@ def parse_operation(text: str, parameter: str) -> Operation:
     if operator not in OPERATORS:
         raise GrammarError(parameter, text, f"unknown operator {operator!r}")
     if operator == "in" or quantifier:
-        return Operation(operator, parse_list(value, parameter, text), negated, quantifier)
+        values = parse_list(value, parameter, text)
+        if operator in ("like", "ilike"):
+            values = tuple(v.replace("*", "%") for v in values)
+        return Operation(operator, values, negated, quantifier)
     if operator == "is" and value not in IS_VALUES:
         raise GrammarError(parameter, text, "is accepts null, not_null, true, false, unknown")
     if operator in ("like", "ilike"):
