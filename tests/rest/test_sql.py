@@ -139,3 +139,12 @@ def test_rpc_resolution_and_sql() -> None:
         with pytest.raises(RestError) as caught:
             plan_post(CACHE, name, body)
         assert caught.value.code == code, name
+
+
+def test_counting_skips_columns_and_embeds_no_filter_needs() -> None:
+    items = [("select", "id,chat_sessions(id),teams!inner(name)")]
+    node = plan_read(CACHE, GPTS, parse_query(items))
+    statement = read_sql(node, schema="public", count=True)
+    counted = statement.sql.split("(select count(*) from (", 1)[1]
+    counted = counted.split(") pgrst_all)", 1)[0]
+    assert '"teams"' in counted and '"chat_sessions"' not in counted

@@ -17,6 +17,7 @@ from gptdesk.rest.plan import (
     Output,
     Predicate,
     ReadNode,
+    Tree,
 )
 
 _COMPARE = {
@@ -124,6 +125,17 @@ def predicate_sql(
     return f"not {sql}" if predicate.negated else sql
 
 
+def _null_checked(predicates: tuple[Predicate, ...]) -> set[str]:
+    """The embeds a node's filters test for rows."""
+    keys: set[str] = set()
+    for predicate in predicates:
+        if isinstance(predicate, EmbedIsNull):
+            keys.add(predicate.embed)
+        elif isinstance(predicate, Tree):
+            keys |= _null_checked(predicate.children)
+    return keys
+
+
 def _output_keys(node: ReadNode) -> list[str]:
     keys: list[str] = []
     for output in node.outputs:
@@ -153,16 +165,24 @@ def node_sql(
     source: str | None = None,
     paged: bool = True,
 ) -> str:
-    """`select … from table … where … order by … limit …` for one node and its embeds."""
+    """`select … from table … where … order by … limit …` for one node and its embeds.
+
+    `paged=False` renders the rows for counting: no columns, no order or page, and only the
+    embeds a filter needs (`!inner`, `rel=not.is.null`).
+    """
     alias = statement.alias()
     columns: list[str] = []
     joins: list[str] = []
     found: dict[str, str] = {}  # embed key -> the SQL that is null when it has no rows
+    needed = None if paged else _null_checked(node.where)
     for output in node.outputs:
         if isinstance(output, Output):
-            sql = expr_sql(alias, output.expr, statement)
-            cast = f"::{output.cast}" if output.cast else ""
-            columns.append(f"{sql}{cast} as {quote_ident(output.key)}")
+            if paged:
+                sql = expr_sql(alias, output.expr, statement)
+                cast = f"::{output.cast}" if output.cast else ""
+                columns.append(f"{sql}{cast} as {quote_ident(output.key)}")
+            continue
+        if needed is not None and output.key not in needed:
             continue
         lateral, rows = statement.alias(), statement.alias()
         child = node_sql(output.node, statement, schema=schema, parent=(alias, output))
@@ -179,6 +199,8 @@ def node_sql(
             columns.append(f"coalesce({lateral}.body, '[]') as {quote_ident(output.key)}")
             found[output.key] = f"{lateral}.body"
         joins.append(f"left join lateral ({body}) {lateral} on true")
+    if not paged:
+        columns = []
     table = source or f"{quote_ident(schema)}.{quote_ident(node.table.name)}"
     where = _join(alias, parent) + [predicate_sql(alias, p, found, statement) for p in node.where]
     sql = f"select {', '.join(columns) or 'null'} from {table} {alias}"
