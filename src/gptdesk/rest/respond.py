@@ -14,6 +14,9 @@ from gptdesk.rest.errors import RestError
 from gptdesk.rest.executor import Outcome, singular_error
 from gptdesk.rest.prepare import Prepared
 
+# Preferences PostgREST knows that GPT Desk accepts but does not act on: never echoed.
+_NOT_APPLIED = ("tx=", "timezone=")
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -46,7 +49,7 @@ def _location(prepared: Prepared, body: bytes | None) -> str | None:
 
 
 def _applied(prepared: Prepared) -> dict[str, str]:
-    shown = [p for p in prepared.preferences.applied if not p.startswith("tx=")]
+    shown = [p for p in prepared.preferences.applied if not p.startswith(_NOT_APPLIED)]
     return {"Preference-Applied": ", ".join(shown)} if shown else {}
 
 
