@@ -117,7 +117,7 @@ def test_embeds_filters_and_order_inside_them(rest: httpx.Client, world: World) 
     r = get(
         rest,
         world,
-        "/gpts?select=id,owner:users(email),chat_sessions(id)"
+        "/gpts?select=id,owner:users!creator_id(email),chat_sessions(id)"
         f"&id=eq.{GPT_A_PRIVATE}&chat_sessions.order=created_at.desc&chat_sessions.limit=1",
     )
     assert r.status_code == 200, r.text
@@ -131,12 +131,12 @@ def test_embeds_filters_and_order_inside_them(rest: httpx.Client, world: World) 
 
 
 def test_related_order_and_spread(rest: httpx.Client, world: World) -> None:
-    r = get(rest, world, "/gpts?select=name,owner:users(email)&order=owner(email).desc")
+    r = get(rest, world, "/gpts?select=name,owner:users!creator_id(email)&order=owner(email).desc")
     assert [row["owner"]["email"] for row in r.json()] == [
         "user_a@team-a.test",
         "admin_a@team-a.test",
     ]
-    spread = get(rest, world, f"/gpts?select=name,...users(email)&id=eq.{GPT_A_PRIVATE}")
+    spread = get(rest, world, f"/gpts?select=name,...users!creator_id(email)&id=eq.{GPT_A_PRIVATE}")
     assert spread.json() == [{"name": "Team A private GPT", "email": "user_a@team-a.test"}]
 
 
@@ -185,3 +185,12 @@ def test_openapi_document(rest: httpx.Client, world: World) -> None:
     assert document["swagger"] == "2.0"
     assert "/gpts" in document["paths"] and "/rpc/rate_gpt" in document["paths"]
     assert "schema_migrations" not in document["definitions"]
+
+
+def test_many_to_many_through_a_junction(rest: httpx.Client, world: World) -> None:
+    ambiguous = get(rest, world, "/gpts?select=id,users(email)")
+    assert ambiguous.status_code == 300 and ambiguous.json()["code"] == "PGRST201"
+    r = get(rest, world, f"/gpts?select=id,raters:users!gpt_ratings(email)&id=eq.{GPT_A_PUBLIC}")
+    assert r.status_code == 200, r.text
+    [row] = r.json()
+    assert isinstance(row["raters"], list)  # user_a sees only their own rating's rater

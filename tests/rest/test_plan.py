@@ -57,7 +57,7 @@ def test_unknown_names_are_refused_with_postgrest_codes() -> None:
 
 
 def test_embeds_follow_foreign_keys_both_ways() -> None:
-    node = plan("select=id,owner:users(email),chat_sessions(title),teams!inner(name)")
+    node = plan("select=id,owner:users!creator_id(email),chat_sessions(title),teams!inner(name)")
     owner, sessions, team = [o for o in node.outputs if isinstance(o, Embed)]
     assert owner.relationship.to_one and owner.relationship.pairs == (("creator_id", "id"),)
     assert not sessions.relationship.to_one
@@ -66,7 +66,9 @@ def test_embeds_follow_foreign_keys_both_ways() -> None:
 
 
 def test_embed_filters_order_and_page_by_alias_or_table_name() -> None:
-    node = plan("select=owner:users(email)&users.email=eq.a&owner.order=email.desc&owner.limit=2")
+    node = plan(
+        "select=owner:users!creator_id(email)&users.email=eq.a&owner.order=email.desc&owner.limit=2"
+    )
     [owner] = node.outputs
     assert isinstance(owner, Embed)
     assert isinstance(owner.node.where[0], Condition)
@@ -81,11 +83,17 @@ def test_embed_null_filter_and_logic() -> None:
 
 
 def test_ambiguity_is_pgrst201_and_a_hint_resolves_it() -> None:
-    # gpt_ratings → users and gpts → users: from gpts, users is reached by creator_id only.
-    relationship = find_relationship(CACHE, "gpts", "users", None)
-    assert relationship.fk.name == "gpts_creator_id_fkey"
+    # gpts reach users by creator_id and through gpt_ratings (a junction: its primary key
+    # holds a foreign key to each), as PostgREST sees it.
+    with pytest.raises(RestError) as ambiguous:
+        find_relationship(CACHE, "gpts", "users", None)
+    assert (ambiguous.value.status, ambiguous.value.code) == (300, "PGRST201")
+    assert "'users!gpts_creator_id_fkey', 'users!gpt_ratings'" in str(ambiguous.value.hint)
+    assert [d["cardinality"] for d in ambiguous.value.details] == ["many-to-one", "many-to-many"]
     by_hint = find_relationship(CACHE, "gpts", "users", "creator_id")
-    assert by_hint == relationship
+    assert by_hint.fk.name == "gpts_creator_id_fkey" and by_hint.to_one
+    raters = find_relationship(CACHE, "gpts", "users", "gpt_ratings")
+    assert raters.junction is not None and not raters.to_one
     by_column = find_relationship(CACHE, "gpts", "creator_id", None)
     assert by_column.target == "users"
     with pytest.raises(RestError) as caught:
@@ -99,7 +107,7 @@ def test_pk_foreign_key_is_one_to_one_others_one_to_many() -> None:
 
 
 def test_related_order_needs_a_to_one_embed() -> None:
-    node = plan("select=id,owner:users(email)&order=owner(email).desc.nullslast")
+    node = plan("select=id,owner:users!creator_id(email)&order=owner(email).desc.nullslast")
     [term] = node.order
     assert term.related is not None and term.nulls_first is False
     assert refused("select=id,chat_sessions(id)&order=chat_sessions(id)").code == "PGRST118"
@@ -107,7 +115,7 @@ def test_related_order_needs_a_to_one_embed() -> None:
 
 
 def test_spread_only_of_to_one() -> None:
-    node = plan("select=id,...users(email)")
+    node = plan("select=id,...users!creator_id(email)")
     embed = node.outputs[1]
     assert isinstance(embed, Embed) and embed.spread
     assert refused("select=id,...chat_sessions(id)").code == "PGRST119"

@@ -68,7 +68,7 @@ def test_count_and_csv_shapes() -> None:
     counted = read([("select", "id")], count=True)
     assert "select count(*) from (" in counted.sql
     csv = read([("select", "id")], csv=True)
-    assert "json_each_text" in csv.sql and "json_agg" not in csv.sql
+    assert "json_object_keys" in csv.sql and "json_agg" not in csv.sql
 
 
 def test_base_type_drops_modifiers_only() -> None:

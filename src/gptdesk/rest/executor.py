@@ -25,6 +25,7 @@ class Outcome:
     total: int | None
     rows: int
     body: bytes | None
+    inserted: bool | None = None  # an upsert's: did it insert any row (else only merged)
 
 
 def singular_error(rows: int) -> RestError:
@@ -68,7 +69,12 @@ async def _run(conn: asyncpg.Connection, prepared: Prepared) -> Outcome:
         if total is None:
             total = await _planned_count(conn, prepared)
         body = row["body"]
-        outcome = Outcome(total, row["page_total"], None if body is None else body.encode())
+        outcome = Outcome(
+            total,
+            row["page_total"],
+            None if body is None else body.encode(),
+            row.get("inserted"),
+        )
     if prepared.action in ("insert", "update", "delete"):
         if prepared.media.shape == "object" and outcome.rows != 1:
             raise singular_error(outcome.rows)

@@ -183,8 +183,8 @@ def _select_item(item: str, whole: str, depth: int) -> SelectItem:
     return SelectField(parse_field(item, "select", whole), alias, cast)
 
 
-def parse_operation(text: str, parameter: str) -> Operation:
-    """`[not.]op[(any|all)][(config)].value`."""
+def parse_operation(text: str, parameter: str, *, in_tree: bool = False) -> Operation:
+    """`[not.]op[(any|all)][(config)].value`; inside an or/and tree a value may be quoted."""
     negated = text.startswith("not.")
     body = text[4:] if negated else text
     op_part, dot, value = body.partition(".")
@@ -206,6 +206,8 @@ def parse_operation(text: str, parameter: str) -> Operation:
         if operator in ("like", "ilike"):
             values = tuple(v.replace("*", "%") for v in values)
         return Operation(operator, values, negated, quantifier)
+    if in_tree:
+        value = unquote(value, parameter, text)
     if operator == "is" and value not in IS_VALUES:
         raise GrammarError(parameter, text, "is accepts null, not_null, true, false, unknown")
     if operator in ("like", "ilike"):
@@ -267,7 +269,9 @@ def _logic_children(inner: str, key: str, whole: str, depth: int) -> tuple[Filte
             if not dot:
                 raise GrammarError(key, whole, f"expecting column.operator.value in {part!r}")
             children.append(
-                Filter(parse_field(column, key, whole), parse_operation(operation, key))
+                Filter(
+                    parse_field(column, key, whole), parse_operation(operation, key, in_tree=True)
+                )
             )
     return tuple(children)
 

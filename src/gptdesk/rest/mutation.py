@@ -193,11 +193,17 @@ def write_sql(
     if representation is None:
         statement.sql = sql
         return statement
-    if not sql.startswith("select"):
+    merging = mutation.resolution == "merge-duplicates" and bool(mutation.on_conflict)
+    inserted = None
+    if merging:  # a row PostgreSQL inserted has no deleting transaction yet: xmax = 0
+        sql += " returning pgrst_t.*, pgrst_t.xmax = 0 as pgrst_inserted"
+        inserted = f"(select coalesce(bool_or(pgrst_inserted), false) from {SOURCE})"
+    elif not sql.startswith("select"):
         sql += " returning pgrst_t.*"
     total = f"(select count(*) from {SOURCE})" if count else None
     read_sql(
-        representation, schema=schema, csv=csv, source=SOURCE, statement=statement, total=total
-    )
+        representation, schema=schema, csv=csv, source=SOURCE, statement=statement,
+        total=total, inserted=inserted,
+    )  # fmt: skip
     statement.sql = f"with {SOURCE} as ({sql}) {statement.sql}"
     return statement

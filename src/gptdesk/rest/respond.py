@@ -65,7 +65,7 @@ def _read(prepared: Prepared, outcome: Outcome) -> Reply:
         )
     headers = {"Content-Range": content_range(page.offset, outcome.rows, total)}
     status = 206 if total is not None and outcome.rows < total else 200
-    body = outcome.body or b"[]"
+    body = outcome.body if outcome.body is not None else b"[]"
     if prepared.media.shape == "object":
         if outcome.rows != 1:
             raise singular_error(outcome.rows)
@@ -94,8 +94,12 @@ def reply(prepared: Prepared, outcome: Outcome) -> Reply:
             location = _location(prepared, outcome.body)
             if location:
                 headers["Location"] = location
-        return Reply(201, headers, body if representation else b"")
-    headers["Content-Range"] = content_range(0, outcome.rows, outcome.total)
+        status = 200 if outcome.inserted is False else 201  # an upsert that only merged
+        return Reply(status, headers, body if representation else b"")
+    if action == "delete":
+        headers["Content-Range"] = f"*/{counted}"
+    else:
+        headers["Content-Range"] = content_range(0, outcome.rows, outcome.total)
     if representation:
         return Reply(200, headers, body)
     headers.pop("Content-Type")

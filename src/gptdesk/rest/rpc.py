@@ -159,7 +159,7 @@ def scalar_sql(call: Call, statement: Statement, schema: str) -> str:
         )
     return (
         f"select null::bigint as total, 1::bigint as page_total, "
-        f"to_json({invocation})::text as body from {source}"
+        f"coalesce(to_json({invocation})::text, 'null') as body from {source}"
     )
 
 

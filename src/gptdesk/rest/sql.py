@@ -146,14 +146,27 @@ def _output_keys(node: ReadNode) -> list[str]:
     return keys
 
 
-def _join(alias: str, parent: tuple[str, Embed] | None) -> list[str]:
+def _join(alias: str, parent: tuple[str, Embed] | None, schema: str) -> list[str]:
+    """How a child's rows join its parent: key columns, or through a junction table."""
     if parent is None:
         return []
     parent_alias, embed = parent
-    return [
-        f"{alias}.{quote_ident(child)} = {parent_alias}.{quote_ident(mine)}"
-        for mine, child in embed.relationship.pairs
+    junction = embed.relationship.junction
+    if junction is None:
+        return [
+            f"{alias}.{quote_ident(child)} = {parent_alias}.{quote_ident(mine)}"
+            for mine, child in embed.relationship.pairs
+        ]
+    link = f"{alias}_j"
+    conditions = [
+        f"{link}.{quote_ident(j)} = {parent_alias}.{quote_ident(mine)}"
+        for mine, j in junction.parent_pairs
+    ] + [
+        f"{link}.{quote_ident(j)} = {alias}.{quote_ident(theirs)}"
+        for theirs, j in junction.target_pairs
     ]
+    table = f"{quote_ident(schema)}.{quote_ident(junction.table)}"
+    return [f"exists (select from {table} {link} where {' and '.join(conditions)})"]
 
 
 def node_sql(
@@ -202,7 +215,9 @@ def node_sql(
     if not paged:
         columns = []
     table = source or f"{quote_ident(schema)}.{quote_ident(node.table.name)}"
-    where = _join(alias, parent) + [predicate_sql(alias, p, found, statement) for p in node.where]
+    where = _join(alias, parent, schema) + [
+        predicate_sql(alias, p, found, statement) for p in node.where
+    ]
     sql = f"select {', '.join(columns) or 'null'} from {table} {alias}"
     if joins:
         sql += " " + " ".join(joins)
@@ -225,7 +240,7 @@ def _order_sql(alias: str, term: Any, schema: str, statement: Statement) -> str:
     else:
         related = statement.alias()
         table = f"{quote_ident(schema)}.{quote_ident(term.related.node.table.name)}"
-        condition = " and ".join(_join(related, (alias, term.related)))
+        condition = " and ".join(_join(related, (alias, term.related), schema))
         value = expr_sql(related, term.expr, statement)
         sql = f"(select {value} from {table} {related} where {condition})"
     sql += " desc" if term.descending else " asc"
@@ -244,11 +259,13 @@ def read_sql(
     source: str | None = None,
     statement: Statement | None = None,
     total: str | None = None,
+    inserted: str | None = None,
 ) -> Statement:
     """The read as one row: (total or null, rows on the page, body as text).
 
     `source` reads from a CTE instead of the table (a write's RETURNING rows), continuing
-    `statement`'s parameters; `total` is the SQL that counts them.
+    `statement`'s parameters; `total` is the SQL that counts them and `inserted` the SQL
+    telling whether an upsert inserted any (rather than only updated).
     """
     statement = statement or Statement()
     page = node_sql(node, statement, schema=schema, source=source)
@@ -260,23 +277,15 @@ def read_sql(
         body = f"json_strip_nulls({body})"
     statement.sql = (
         f"select {total or 'null::bigint'} as total, count(*) as page_total, "
-        f"{body}::text as body from ({page}) pgrst_row"
+        f"{body}::text as body, {inserted or 'null::boolean'} as inserted "
+        f"from ({page}) pgrst_row"
     )
     return statement
 
 
 def _csv_body() -> str:
-    """CSV built from each row's JSON: a header of the keys, then one line per row."""
-    cell = (
-        "case when v is null then '' when v ~ '[\",\\r\\n]' "
-        "then '\"' || replace(v, '\"', '\"\"') || '\"' else v end"
-    )
-    line = (
-        f"(select string_agg({cell}, ',' order by i) from json_each_text(row_to_json(pgrst_row))"
-        " with ordinality e(k, v, i))"
-    )
-    header = (
-        "(select string_agg(k, ',' order by i) from json_each_text(row_to_json(pgrst_row))"
-        " with ordinality e(k, v, i))"
-    )
-    return f"coalesce(min({header}) || E'\\n' || string_agg({line}, E'\\n'), '')"
+    """CSV as PostgREST writes it: a header of the keys, then each row in PostgreSQL's text
+    form (the composite literal without its parentheses: quoted where it must be)."""
+    header = "(select string_agg(k, ',') from json_object_keys(row_to_json(pgrst_row)) k)"
+    line = "substr(pgrst_row::text, 2, length(pgrst_row::text) - 2)"
+    return f"coalesce(min({header}), '') || E'\\n' || coalesce(string_agg({line}, E'\\n'), '')"
