@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="GPT Desk", version=__version__, lifespan=lifespan, docs_url=None)
     app.state.settings = settings
     app.state.signing_keys = config.keys
+    app.add_middleware(rest_routes.RestDispatch)  # inside CORS: added first
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -135,7 +136,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recovery_routes.open_router)
     app.include_router(team_routes.router)
     app.include_router(mfa_routes.router)
-    app.router.routes.extend(rest_routes.routes)
     app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
     app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]
     app.add_exception_handler(api.ApiError, _api_error)  # type: ignore[arg-type]

@@ -105,5 +105,5 @@ async def execute(
             getattr(error, "hint", None),
             role=role,
         ) from None
-    except (OSError, asyncpg.InterfaceError) as error:
+    except OSError as error:  # the database went away mid-request
         raise RestError(503, "PGRST001", "Database client error", str(error)) from None

@@ -163,11 +163,11 @@ def _insert_sql(mutation: Mutation, statement: Statement, table_sql: str) -> str
 def _command_sql(mutation: Mutation, statement: Statement, table_sql: str) -> str:
     if mutation.kind == "insert":
         return _insert_sql(mutation, statement, table_sql)
+    if mutation.kind == "update" and not mutation.columns:  # `{}`: nothing changes
+        return f"select pgrst_t.* from {table_sql} as pgrst_t where false"
     where = " and ".join(predicate_sql("pgrst_t", p, {}, statement) for p in mutation.where)
     if mutation.kind == "delete":
         return f"delete from {table_sql} as pgrst_t where {where}"
-    if not mutation.columns:  # `{}`: nothing to set, nothing changes
-        return f"select pgrst_t.* from {table_sql} as pgrst_t where false"
     body = statement.param(mutation.body, "text") + "::jsonb"
     sets = ", ".join(
         f"{quote_ident(c.name)} = pgrst_p.{quote_ident(c.name)}" for c in mutation.columns

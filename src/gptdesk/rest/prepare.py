@@ -111,10 +111,11 @@ def _prepare(
     if rest or not name:
         raise RestError(404, "PGRST125", f"Invalid path specified in request URL: /{request.path}")
     table = resolve_table(cache, name)
-    query = parse_query(request.query, request.headers.get("range"))
+    reading = method in ("GET", "HEAD")  # Range applies to reads only
+    query = parse_query(request.query, request.headers.get("range") if reading else None)
     parsed()
     schema = cache.schema
-    if method in ("GET", "HEAD"):
+    if reading:
         node = plan_read(cache, table, query, max_rows=max_rows)
         exact = preferences.count == "exact"
         counted = preferences.count in ("planned", "estimated")
@@ -147,7 +148,8 @@ def _prepare(
         representation = plan_read(cache, table, _without_filters(select))
     statement = write_sql(
         mutation, schema=schema, representation=representation,
-        count=preferences.count is not None, csv=media.shape == "csv",
+        count=preferences.count is not None,
+        csv=media.shape == "csv" and preferences.return_ == "representation",
     )  # fmt: skip
     return Prepared(
         kind, statement, media, preferences, False, rows_returned=wants_rows,

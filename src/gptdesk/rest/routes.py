@@ -1,8 +1,10 @@
 """/rest/v1: PostgREST's data API over HTTP — authenticate, prepare, execute, respond.
 
-A plain Starlette endpoint (no FastAPI parameter machinery on the hot path). Each stage's
-time is reported in `Server-Timing`, as PostgREST does. Plans of reads are remembered per
-schema-cache generation: the same URL with the same headers builds the same SQL.
+A plain ASGI dispatcher in front of the router (no FastAPI parameter machinery on the hot
+path, and every path under /rest/v1 reaches PostgREST's errors, even one a route pattern
+would not match). Each stage's time is reported in `Server-Timing`, as PostgREST does.
+Plans of reads are remembered per schema-cache generation: the same URL with the same
+headers builds the same SQL.
 """
 
 from collections import OrderedDict
@@ -11,10 +13,11 @@ from time import perf_counter
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gptdesk import __version__
+from gptdesk.auth.caller import GatewayError
 from gptdesk.auth.live_sessions import SessionEnded
 from gptdesk.auth.routes import request_info
 from gptdesk.auth.tokens import InvalidToken
@@ -29,7 +32,7 @@ from gptdesk.rest.respond import reply
 MAX_BODY_BYTES = 16 << 20
 _PLAN_CACHE_SIZE = 1024
 _PLAN_HEADERS = ("accept", "prefer", "range", "accept-profile")
-_METHODS = ["GET", "HEAD", "POST", "PATCH", "DELETE", "PUT"]
+PREFIX = "/rest/v1"
 
 
 class PlanCache:
@@ -105,9 +108,11 @@ async def rest_endpoint(request: Request) -> Response:
             caller = await state.request_authenticator.caller(request.headers)
         except InvalidToken as error:
             raise _token_error(error) from None
+        except GatewayError as error:
+            return JSONResponse({"message": error.message, "hint": error.hint}, 401)
         marks.append(("jwt", perf_counter()))
         holder: SchemaCacheHolder = state.schema_cache
-        path = request.path_params.get("path", "").strip("/")
+        path = request.scope["path"][len(PREFIX) :].strip("/")
         if not path and request.method in ("GET", "HEAD"):
             return await _openapi(request, holder)
         body = await request.body()
@@ -152,7 +157,16 @@ async def rest_endpoint(request: Request) -> Response:
     return Response(answer.body, answer.status, headers)
 
 
-routes = [
-    Route("/rest/v1", rest_endpoint, methods=_METHODS),
-    Route("/rest/v1/{path:path}", rest_endpoint, methods=_METHODS),
-]
+class RestDispatch:
+    """ASGI middleware sending every request under /rest/v1 to the REST endpoint."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path == PREFIX or path.startswith(PREFIX + "/"):
+            response = await rest_endpoint(Request(scope, receive, send))
+            await response(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -123,11 +123,12 @@ def call_sql(call: Call, statement: Statement, schema: str) -> tuple[str, str]:
             for n, t in pairs
         ]
         return "(select) pgrst_args", f"{name}({', '.join(named)})"
+    if not pairs:
+        return "(select) pgrst_args", f"{name}()"
     named = [f"{quote_ident(n)} => pgrst_args.{quote_ident(n)}" for n, _ in pairs]
     definition = ", ".join(f"{quote_ident(n)} {t}" for n, t in pairs)
     record = f"jsonb_to_record({statement.param(call.json_arguments, 'text')}::jsonb)"
-    source = f"{record} pgrst_args({definition})" if pairs else "(select) pgrst_args"
-    return source, f"{name}({', '.join(named)})"
+    return f"{record} pgrst_args({definition})", f"{name}({', '.join(named)})"
 
 
 def result_table(cache: SchemaCache, function: Function) -> Table | None:

@@ -81,6 +81,7 @@ select n.nspname as schema, t.typname as name
 from pg_type t join pg_namespace n on n.oid = t.typnamespace
 where n.nspname in ('pg_catalog', $1) and t.typtype in ('b', 'e', 'd', 'r', 'm')
   and t.typelem = 0 and t.typisdefined
+  and t.typname !~ '^reg'  -- regclass & co. would look names up past the schema cache
 """
 
 _TEXT_SEARCH_CONFIGS = """

@@ -177,14 +177,16 @@ def node_sql(
     parent: tuple[str, Embed] | None = None,
     source: str | None = None,
     paged: bool = True,
+    positional: bool = False,
 ) -> str:
     """`select … from table … where … order by … limit …` for one node and its embeds.
 
     `paged=False` renders the rows for counting: no columns, no order or page, and only the
-    embeds a filter needs (`!inner`, `rel=not.is.null`).
+    embeds a filter needs (`!inner`, `rel=not.is.null`). `positional` names the columns
+    `pgrst_c1…` (a spread's parent picks them by position, so keys may repeat).
     """
     alias = statement.alias()
-    columns: list[str] = []
+    columns: list[tuple[str, str]] = []  # (SQL, JSON key)
     joins: list[str] = []
     found: dict[str, str] = {}  # embed key -> the SQL that is null when it has no rows
     needed = None if paged else _null_checked(node.where)
@@ -193,23 +195,26 @@ def node_sql(
             if paged:
                 sql = expr_sql(alias, output.expr, statement)
                 cast = f"::{output.cast}" if output.cast else ""
-                columns.append(f"{sql}{cast} as {quote_ident(output.key)}")
+                columns.append((f"{sql}{cast}", output.key))
             continue
         if needed is not None and output.key not in needed:
             continue
         lateral, rows = statement.alias(), statement.alias()
-        child = node_sql(output.node, statement, schema=schema, parent=(alias, output))
+        child = node_sql(
+            output.node, statement, schema=schema, parent=(alias, output), positional=output.spread
+        )
         if output.spread:
             body = f"select true as pgrst_found, {rows}.* from ({child}) {rows}"
-            columns.extend(f"{lateral}.{quote_ident(k)}" for k in _output_keys(output.node))
+            keys = _output_keys(output.node)
+            columns.extend((f"{lateral}.pgrst_c{i}", k) for i, k in enumerate(keys, 1))
             found[output.key] = f"{lateral}.pgrst_found"
         elif output.relationship.to_one:
             body = f"select row_to_json({rows}) as body from ({child}) {rows}"
-            columns.append(f"{lateral}.body as {quote_ident(output.key)}")
+            columns.append((f"{lateral}.body", output.key))
             found[output.key] = f"{lateral}.body"
         else:
             body = f"select json_agg({rows}) as body from ({child}) {rows}"
-            columns.append(f"coalesce({lateral}.body, '[]') as {quote_ident(output.key)}")
+            columns.append((f"coalesce({lateral}.body, '[]')", output.key))
             found[output.key] = f"{lateral}.body"
         joins.append(f"left join lateral ({body}) {lateral} on true")
     if not paged:
@@ -218,7 +223,11 @@ def node_sql(
     where = _join(alias, parent, schema) + [
         predicate_sql(alias, p, found, statement) for p in node.where
     ]
-    sql = f"select {', '.join(columns) or 'null'} from {table} {alias}"
+    names = [
+        f"pgrst_c{i}" if positional else quote_ident(key) for i, (_, key) in enumerate(columns, 1)
+    ]
+    listed = ", ".join(f"{sql} as {name}" for (sql, _), name in zip(columns, names, strict=True))
+    sql = f"select {listed or 'null'} from {table} {alias}"
     if joins:
         sql += " " + " ".join(joins)
     if where:
