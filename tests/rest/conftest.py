@@ -1,14 +1,13 @@
-"""The REST tests' world: the RLS world's rows, a live session per user and their tokens.
+"""The REST tests' fixtures: the RLS world with a live session per user, clients, the catalog.
 
 The world of tests/rls/world.sql is loaded by the owner for each module that asks for it
 and removed afterwards. Each world user gets a real auth.sessions row, so their access
-token passes the server's live-session check exactly as a signed-in user's would.
+token passes the server's live-session check exactly as a signed-in user's would. The
+client tests add their catalog of GPTs on top (tests/rest/client_world.py), once per module.
 """
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -18,34 +17,8 @@ from supabase import Client, ClientOptions, create_client
 
 from gptdesk.auth.tokens import mint_access_token
 from tests.conftest import LiveServer, MigratedDatabase
-
-RLS = Path(__file__).parent.parent / "rls"
-TEAM_A = "10000000-0000-4000-8000-00000000000a"
-TEAM_B = "10000000-0000-4000-8000-00000000000b"
-USERS = {
-    "user_a": "20000000-0000-4000-8000-0000000000a1",
-    "admin_a": "20000000-0000-4000-8000-0000000000a2",
-    "user_b": "20000000-0000-4000-8000-0000000000b1",
-    "super_admin": "20000000-0000-4000-8000-000000000005",
-}
-
-
-@dataclass(frozen=True)
-class World:
-    """The world's access tokens by actor, and the server they are good for."""
-
-    server: LiveServer
-    tokens: dict[str, str]
-
-    def headers(self, actor: str) -> dict[str, str]:
-        """The headers a client of `actor` sends (anon and service_role: the project key)."""
-        if actor == "anon":
-            key = self.server.anon_key
-            return {"apikey": key, "Authorization": f"Bearer {key}"}
-        if actor == "service_role":
-            key = self.server.service_role_key
-            return {"apikey": key, "Authorization": f"Bearer {key}"}
-        return {"apikey": self.server.anon_key, "Authorization": f"Bearer {self.tokens[actor]}"}
+from tests.rest.client_world import CATALOG, SCRATCH_CLEANUP, UNCATALOG, owner_execute
+from tests.rest.world import RLS, USERS, World
 
 
 async def _load(db: MigratedDatabase) -> dict[str, str]:
@@ -112,3 +85,23 @@ def client_for(world: World) -> Iterator[object]:
             return client
 
         yield make
+
+
+@pytest.fixture(scope="module")
+def catalog(world: World, db: MigratedDatabase) -> Iterator[World]:
+    """The world plus the catalog GPTs (team A, and one public GPT of team B), for one module."""
+    owner_execute(db, UNCATALOG)
+    owner_execute(db, CATALOG)
+    try:
+        yield world
+    finally:
+        owner_execute(db, UNCATALOG)
+
+
+@pytest.fixture
+def scratch(catalog: World, db: MigratedDatabase) -> Iterator[World]:
+    """The catalog world; whatever the test wrote is removed afterwards."""
+    try:
+        yield catalog
+    finally:
+        owner_execute(db, SCRATCH_CLEANUP)

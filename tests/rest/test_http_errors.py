@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import MigratedDatabase
 from tests.helpers import owner_query
-from tests.rest.conftest import TEAM_A, World
+from tests.rest.world import TEAM_A, World
 
 GPT_A_PRIVATE = "30000000-0000-4000-8000-0000000000a1"
 

@@ -10,7 +10,7 @@ import io
 import httpx
 import orjson
 
-from tests.rest.conftest import TEAM_A, World
+from tests.rest.world import TEAM_A, World
 
 GPT_A_PRIVATE = "30000000-0000-4000-8000-0000000000a1"
 GPT_A_PUBLIC = "30000000-0000-4000-8000-0000000000a2"

@@ -8,14 +8,14 @@ import pytest
 
 from tests.conftest import MigratedDatabase
 from tests.helpers import owner_query
-from tests.rest.conftest import TEAM_A, World
+from tests.rest.world import TEAM_A, World
 
 GPT_A_PRIVATE = "30000000-0000-4000-8000-0000000000a1"
 GPT_A_PUBLIC = "30000000-0000-4000-8000-0000000000a2"
 
 
 @pytest.fixture
-def scratch(db: MigratedDatabase) -> Iterator[str]:
+def gpt_prefix(db: MigratedDatabase) -> Iterator[str]:
     """A name prefix for GPTs a test makes; they are removed afterwards."""
     prefix = "rest-write-test"
     yield prefix
@@ -39,61 +39,65 @@ def send(
     )
 
 
-def test_insert_minimal_is_201_without_body(rest: httpx.Client, world: World, scratch: str) -> None:
-    r = send(rest, world, "POST", "/gpts", json={"name": f"{scratch} 1", "team_id": TEAM_A})
+def test_insert_minimal_is_201_without_body(
+    rest: httpx.Client, world: World, gpt_prefix: str
+) -> None:
+    r = send(rest, world, "POST", "/gpts", json={"name": f"{gpt_prefix} 1", "team_id": TEAM_A})
     assert r.status_code == 201 and r.content == b""
     assert r.headers["content-range"] == "*/*"
 
 
 def test_insert_representation_with_embed_and_count(
-    rest: httpx.Client, world: World, scratch: str
+    rest: httpx.Client, world: World, gpt_prefix: str
 ) -> None:
     r = send(
         rest, world, "POST", "/gpts?select=name,owner:users!creator_id(email)",
-        json=[{"name": f"{scratch} a", "team_id": TEAM_A},
-              {"name": f"{scratch} b", "team_id": TEAM_A}],
+        json=[{"name": f"{gpt_prefix} a", "team_id": TEAM_A},
+              {"name": f"{gpt_prefix} b", "team_id": TEAM_A}],
         prefer="return=representation,count=exact",
     )  # fmt: skip
     assert r.status_code == 201, r.text
     assert r.headers["content-range"] == "*/2"
     assert r.json() == [
-        {"name": f"{scratch} a", "owner": {"email": "admin_a@team-a.test"}},
-        {"name": f"{scratch} b", "owner": {"email": "admin_a@team-a.test"}},
+        {"name": f"{gpt_prefix} a", "owner": {"email": "admin_a@team-a.test"}},
+        {"name": f"{gpt_prefix} b", "owner": {"email": "admin_a@team-a.test"}},
     ]
     assert "return=representation" in r.headers["preference-applied"]
 
 
-def test_headers_only_gives_the_location(rest: httpx.Client, world: World, scratch: str) -> None:
+def test_headers_only_gives_the_location(rest: httpx.Client, world: World, gpt_prefix: str) -> None:
     r = send(
-        rest, world, "POST", "/gpts", json={"name": f"{scratch} h", "team_id": TEAM_A},
+        rest, world, "POST", "/gpts", json={"name": f"{gpt_prefix} h", "team_id": TEAM_A},
         prefer="return=headers-only",
     )  # fmt: skip
     assert r.status_code == 201 and r.content == b""
     location = r.headers["location"]
     assert location.startswith("/gpts?id=eq.")
     found = send(rest, world, "GET", location + "&select=name")
-    assert found.json() == [{"name": f"{scratch} h"}]
+    assert found.json() == [{"name": f"{gpt_prefix} h"}]
 
 
 def test_columns_and_missing_default(
-    rest: httpx.Client, world: World, scratch: str, db: MigratedDatabase
+    rest: httpx.Client, world: World, gpt_prefix: str, db: MigratedDatabase
 ) -> None:
-    rows = [{"name": f"{scratch} c", "team_id": TEAM_A, "model": "ignored-by-columns"}]
+    rows = [{"name": f"{gpt_prefix} c", "team_id": TEAM_A, "model": "ignored-by-columns"}]
     r = send(rest, world, "POST", '/gpts?columns="name","team_id"', json=rows)
     assert r.status_code == 201, r.text
-    [(model,)] = owner_query(db, "select model from public.gpts where name = $1", f"{scratch} c")
+    [(model,)] = owner_query(db, "select model from public.gpts where name = $1", f"{gpt_prefix} c")
     assert model == "gpt-4"  # not in columns: the default
     mixed = [
-        {"name": f"{scratch} d", "team_id": TEAM_A, "model": "m-1"},
-        {"name": f"{scratch} e", "team_id": TEAM_A},
+        {"name": f"{gpt_prefix} d", "team_id": TEAM_A, "model": "m-1"},
+        {"name": f"{gpt_prefix} e", "team_id": TEAM_A},
     ]
     r = send(rest, world, "POST", '/gpts?columns="name","team_id","model"', json=mixed,
              prefer="missing=default")  # fmt: skip
     assert r.status_code == 201, r.text
     models = owner_query(
-        db, "select name, model from public.gpts where name like $1 order by name", f"{scratch} %"
+        db,
+        "select name, model from public.gpts where name like $1 order by name",
+        f"{gpt_prefix} %",
     )
-    assert (f"{scratch} d", "m-1") in models and (f"{scratch} e", "gpt-4") in models
+    assert (f"{gpt_prefix} d", "m-1") in models and (f"{gpt_prefix} e", "gpt-4") in models
 
 
 def test_upsert_merge_and_ignore(rest: httpx.Client, world: World, db: MigratedDatabase) -> None:
@@ -125,49 +129,50 @@ def test_upsert_merge_and_ignore(rest: httpx.Client, world: World, db: MigratedD
     send(rest, world, "DELETE", f"/gpt_ratings?gpt_id=eq.{GPT_A_PUBLIC}", "user_a")
 
 
-def test_update_and_delete(rest: httpx.Client, world: World, scratch: str) -> None:
-    send(rest, world, "POST", "/gpts", json={"name": f"{scratch} u", "team_id": TEAM_A})
-    r = send(rest, world, "PATCH", f"/gpts?name=eq.{scratch} u", json={"description": "new"})
+def test_update_and_delete(rest: httpx.Client, world: World, gpt_prefix: str) -> None:
+    send(rest, world, "POST", "/gpts", json={"name": f"{gpt_prefix} u", "team_id": TEAM_A})
+    r = send(rest, world, "PATCH", f"/gpts?name=eq.{gpt_prefix} u", json={"description": "new"})
     assert r.status_code == 204 and r.headers["content-range"] == "0-0/*"
     r = send(
-        rest, world, "PATCH", f"/gpts?name=eq.{scratch} u&select=description",
+        rest, world, "PATCH", f"/gpts?name=eq.{gpt_prefix} u&select=description",
         json={"description": "newer"}, prefer="return=representation",
     )  # fmt: skip
     assert r.status_code == 200 and r.json() == [{"description": "newer"}]
-    r = send(rest, world, "DELETE", f"/gpts?name=eq.{scratch} u", prefer="count=exact")
+    r = send(rest, world, "DELETE", f"/gpts?name=eq.{gpt_prefix} u", prefer="count=exact")
     assert r.status_code == 204 and r.headers["content-range"] == "*/1"
-    r = send(rest, world, "DELETE", f"/gpts?name=eq.{scratch} u", prefer="count=exact")
+    r = send(rest, world, "DELETE", f"/gpts?name=eq.{gpt_prefix} u", prefer="count=exact")
     assert r.status_code == 204 and r.headers["content-range"] == "*/0"
 
 
 def test_singular_write_of_many_rows_rolls_back(
-    rest: httpx.Client, world: World, scratch: str, db: MigratedDatabase
+    rest: httpx.Client, world: World, gpt_prefix: str, db: MigratedDatabase
 ) -> None:
     for n in (1, 2):
-        send(rest, world, "POST", "/gpts", json={"name": f"{scratch} s{n}", "team_id": TEAM_A})
+        send(rest, world, "POST", "/gpts", json={"name": f"{gpt_prefix} s{n}", "team_id": TEAM_A})
     r = send(
-        rest, world, "PATCH", f"/gpts?name=like.{scratch} s*", json={"description": "both"},
+        rest, world, "PATCH", f"/gpts?name=like.{gpt_prefix} s*", json={"description": "both"},
         prefer="return=representation", Accept="application/vnd.pgrst.object+json",
     )  # fmt: skip
     assert r.status_code == 406 and r.json()["code"] == "PGRST116"
     rows = owner_query(
-        db, "select description from public.gpts where name like $1", f"{scratch} s%"
+        db, "select description from public.gpts where name like $1", f"{gpt_prefix} s%"
     )
     assert rows == [(None,), (None,)]
 
 
 def test_max_affected_with_strict_handling_rolls_back(
-    rest: httpx.Client, world: World, scratch: str, db: MigratedDatabase
+    rest: httpx.Client, world: World, gpt_prefix: str, db: MigratedDatabase
 ) -> None:
     for n in (1, 2):
-        send(rest, world, "POST", "/gpts", json={"name": f"{scratch} m{n}", "team_id": TEAM_A})
+        send(rest, world, "POST", "/gpts", json={"name": f"{gpt_prefix} m{n}", "team_id": TEAM_A})
     r = send(
-        rest, world, "DELETE", f"/gpts?name=like.{scratch} m*",
+        rest, world, "DELETE", f"/gpts?name=like.{gpt_prefix} m*",
         prefer="handling=strict, max-affected=1",
     )  # fmt: skip
     assert r.status_code == 400 and r.json()["code"] == "PGRST124"
     assert (
-        len(owner_query(db, "select 1 from public.gpts where name like $1", f"{scratch} m%")) == 2
+        len(owner_query(db, "select 1 from public.gpts where name like $1", f"{gpt_prefix} m%"))
+        == 2
     )
 
 

@@ -20,28 +20,24 @@ from typing import Any
 
 import asyncpg
 import httpx
-import jwt
 import orjson
 import pytest
 import pytest_asyncio
 
 from gptdesk.db.scope import Scope
 from tests.conftest import MigratedDatabase
-from tests.rest.conftest import RLS, TEAM_A, TEAM_B, USERS, World
+from tests.rest.snapshots import IDS, TABLES, assert_unchanged, snapshot
+from tests.rest.world import TEAM_A, TEAM_B, USERS, World
 from tests.rls.test_rls_cases import TABLE, Case
 
-TABLES = sorted(TABLE.ops_by_table)  # every public table (test_rls_cases checks the catalog)
 ACTORS = tuple(TABLE.actors)
-IDS = {name: str(value) for name, value in TABLE.ids.items()}
 REPRESENTATION = {"Prefer": "return=representation"}
 NOW = datetime.datetime.now(datetime.UTC)
 
 
 # ---------------------------------------------------------------------------------------
-# The owner's view: every row of every public table, to prove nothing changed.
+# The owner's connection, HTTP for the async tests, and reading PostgREST's answers.
 # ---------------------------------------------------------------------------------------
-
-Snapshot = dict[str, list[str]]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -59,45 +55,6 @@ async def api(world: World) -> AsyncIterator[httpx.AsyncClient]:
     """HTTP to /rest/v1 for the async tests (headers per request pick the actor)."""
     async with httpx.AsyncClient(base_url=f"{world.server.url}/rest/v1") as client:
         yield client
-
-
-async def snapshot(conn: asyncpg.Connection) -> Snapshot:
-    """Every row of every public table, as JSON text, sorted."""
-    found: Snapshot = {}
-    for table in TABLES:
-        rows = await conn.fetch(f'select to_jsonb(t)::text as row from public."{table}" t')
-        found[table] = sorted(row["row"] for row in rows)
-    return found
-
-
-async def restore_world(conn: asyncpg.Connection, world: World) -> None:
-    """Load the world again (and its users' sessions, so the tokens stay good)."""
-    await conn.execute((RLS / "world_teardown.sql").read_text())
-    await conn.execute((RLS / "world.sql").read_text())
-    for token in world.tokens.values():
-        claims = jwt.decode(token, options={"verify_signature": False})
-        await conn.execute(
-            "insert into auth.sessions (id, user_id, aal) values ($1, $2, $3) "
-            "on conflict (id) do nothing",
-            claims["session_id"], claims["sub"], claims["aal"],
-        )  # fmt: skip
-
-
-def _diff(before: Snapshot, after: Snapshot) -> str:
-    lines = []
-    for table in TABLES:
-        gone = sorted(set(before[table]) - set(after[table]))
-        new = sorted(set(after[table]) - set(before[table]))
-        lines += [f"{table}: - {row}" for row in gone] + [f"{table}: + {row}" for row in new]
-    return "\n".join(lines)
-
-
-async def assert_unchanged(conn: asyncpg.Connection, world: World, before: Snapshot) -> None:
-    """Fail if any public row changed since `before`, after putting the world back."""
-    after = await snapshot(conn)
-    if after != before:
-        await restore_world(conn, world)
-        raise AssertionError("rows changed (the world was reloaded):\n" + _diff(before, after))
 
 
 def error_code(response: httpx.Response) -> str | None:

@@ -19,7 +19,11 @@ CLAIM_READERS = ("uid", "role", "jwt", "email")
 API_ROLES = ("anon", "authenticated", "service_role")
 # What authenticated may call in public; everything else there is for the owner alone.
 AUTHENTICATED_CALLS = {
-    *HELPERS, "log_action", "remove_team_member", "can_manage_team", "rate_gpt",
+    *HELPERS,
+    "log_action",
+    "remove_team_member",
+    "can_manage_team",
+    "rate_gpt",
 }
 SPOOFED_HEADERS = {
     "x-forwarded-for": "203.0.113.66, 10.0.0.1",
