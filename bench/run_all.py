@@ -8,6 +8,7 @@ BENCHMARKS = [
     "bench.scope_throughput",
     "bench.auth_signin",
     "bench.rls_helpers",
+    "bench.rest_reads",
 ]
 
 

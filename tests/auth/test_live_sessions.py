@@ -2,14 +2,18 @@
 
 import asyncio
 import secrets
+import time
 from collections.abc import Iterator
 
 import asyncpg
 import httpx
+import jwt
 import pytest
 
+from gptdesk.auth.keys import project_keys
 from gptdesk.auth.live_sessions import RequestAuthenticator, SessionEnded
 from gptdesk.auth.signing import SigningKeys
+from gptdesk.auth.tokens import InvalidToken
 from gptdesk.db.scope import Scope
 from tests.conftest import LiveServer, MigratedDatabase
 
@@ -115,3 +119,20 @@ async def test_anon_key_alone_is_anon(
         {"apikey": server.anon_key}
     )
     assert caller.role == "anon" and caller.user_id is None
+
+
+async def test_a_remembered_token_is_refused_once_it_expires(
+    scope: Scope, db: MigratedDatabase
+) -> None:
+    authenticator = RequestAuthenticator(scope, SigningKeys(db.jwt_secret))
+    token = jwt.encode({"role": "authenticated", "exp": int(time.time()) + 1}, db.jwt_secret)
+    headers = {
+        "apikey": project_keys(db.jwt_secret).anon_key,
+        "authorization": f"Bearer {token}",
+    }
+    first = await authenticator.caller(headers)
+    first.claims["role"] = "service_role"  # a copy: the remembered claims stay as they were
+    assert (await authenticator.caller(headers)).role == "authenticated"
+    await asyncio.sleep(max(0.0, first.claims["exp"] - time.time()) + 0.05)
+    with pytest.raises(InvalidToken, match="expired"):
+        await authenticator.caller(headers)

@@ -124,7 +124,7 @@ async def rest_endpoint(request: Request) -> Response:
         if request.method in ("GET", "HEAD"):
             headers = request.headers
             key = (
-                holder.generation, request.method, path, request.url.query,
+                holder.generation, request.method, path, request.scope["query_string"],
                 *(headers.get(name) for name in _PLAN_HEADERS),
             )  # fmt: skip
             prepared = state.rest_plans.get(key)
