@@ -45,6 +45,7 @@ WRITE_GUARD = {
     "gpt_ratings": ("gpt_id", f"in.({IDS['gpt_a_private']})"),
     "team_invitations": ("id", f"in.({IDS['invitation_a']},{IDS['invitation_a_revoked']})"),
     "security_settings": ("id", "is.false"),
+    "model_prices": ("model", "eq.no-such-model"),
 }
 # What every inserted row carries, so user_b's insert is one RLS refuses. Tables without an
 # entry take no insert from user_b at all (no grant, or super admins / service_role only).

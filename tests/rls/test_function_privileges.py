@@ -23,6 +23,8 @@ AUTHENTICATED_CALLS = {
     "log_action",
     "remove_team_member",
     "can_manage_team",
+    "price_of",
+    "usage_cost",
     "rate_gpt",
 }
 SPOOFED_HEADERS = {
