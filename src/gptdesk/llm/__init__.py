@@ -1,0 +1,1 @@
+"""The LLM gateway: providers, prices, the chat flow."""

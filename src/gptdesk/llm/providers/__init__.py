@@ -1,0 +1,1 @@
+"""LLM providers: what the chat flow calls to get an answer, streamed."""
