@@ -36,3 +36,17 @@ async def test_a_new_price_applies_from_its_date_only(admin_conn: asyncpg.Connec
         assert (old, new) == (Decimal("12.50"), Decimal("6.25"))
     finally:
         await transaction.rollback()  # the seeded prices stay as they were
+
+
+async def test_a_cheap_call_is_recorded_at_its_exact_cost(admin_conn: asyncpg.Connection) -> None:
+    cost = await admin_conn.fetchval("select public.usage_cost('gpt-4o-mini', 100, 50)")
+    assert cost == Decimal("0.000045")
+    transaction = admin_conn.transaction()
+    await transaction.start()
+    try:
+        stored = await admin_conn.fetchval(
+            "insert into public.usage_analytics (cost) values ($1) returning cost", cost
+        )
+        assert stored == Decimal("0.00004500")
+    finally:
+        await transaction.rollback()

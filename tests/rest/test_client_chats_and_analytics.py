@@ -169,7 +169,7 @@ def test_usage_analytics_for_the_team_admin(catalog: World, client_for: ClientFo
             "tokens_used": 19,
             "response_time_ms": 850,
             "cost": 0.0004,
-            "cost_text": "0.0004",
+            "cost_text": "0.00040000",  # numeric(16,8) since migration 0015
             "model": "gpt-4",
             "gpt": {"name": "Team A private GPT"},
         }
