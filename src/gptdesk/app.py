@@ -22,6 +22,7 @@ from gptdesk.auth.ratelimit import RateLimiter
 from gptdesk.auth.service import AuthConfig, AuthService
 from gptdesk.auth.signing import SigningKeys
 from gptdesk.auth.verification import VerificationService
+from gptdesk.chat import routes as chat_routes
 from gptdesk.config import Settings
 from gptdesk.db.pool import create_pool
 from gptdesk.db.roles import authenticator_dsn
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recovery_routes.open_router)
     app.include_router(team_routes.router)
     app.include_router(mfa_routes.router)
+    app.include_router(chat_routes.router)
     app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
     app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]
     app.add_exception_handler(api.ApiError, _api_error)  # type: ignore[arg-type]

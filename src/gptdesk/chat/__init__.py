@@ -1,0 +1,1 @@
+"""Chat beyond the data API: message search (and, next, the chat flow)."""
