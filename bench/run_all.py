@@ -9,6 +9,7 @@ BENCHMARKS = [
     "bench.auth_signin",
     "bench.rls_helpers",
     "bench.rest_reads",
+    "bench.chat_search",
 ]
 
 
