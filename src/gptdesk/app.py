@@ -1,8 +1,11 @@
 """The ASGI application: settings, middleware, surfaces, and the lifespan that owns the pool."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -22,16 +25,25 @@ from gptdesk.auth.ratelimit import RateLimiter
 from gptdesk.auth.service import AuthConfig, AuthService
 from gptdesk.auth.signing import SigningKeys
 from gptdesk.auth.verification import VerificationService
+from gptdesk.chat import openai_routes
 from gptdesk.chat import routes as chat_routes
+from gptdesk.chat.gateway import ChatGateway
 from gptdesk.config import Settings
 from gptdesk.db.pool import create_pool
 from gptdesk.db.roles import authenticator_dsn
 from gptdesk.db.scope import Scope
+from gptdesk.llm import provider_routes
+from gptdesk.llm.registry import ProviderRegistry, environment_provider, fallback_provider
 from gptdesk.log import configure_logging
 from gptdesk.rest import routes as rest_routes
 from gptdesk.rest.reloader import SchemaCacheHolder
 from gptdesk.teams import routes as team_routes
 from gptdesk.teams.service import InvitationService
+
+# A turn pending this long was abandoned (no answer takes an hour); swept this often.
+ABANDONED_TURN_SECONDS = 3600
+SWEEP_INTERVAL_SECONDS = 600
+log = structlog.get_logger("gptdesk.app")
 
 # Response headers browsers let the official clients read (PostgREST's and GoTrue's).
 EXPOSED_HEADERS = [
@@ -57,6 +69,33 @@ def auth_config(settings: Settings) -> AuthConfig:
         reuse_interval=settings.refresh_token_reuse_interval,
         mail_token_ttl=settings.mail_token_ttl,
         flow_state_ttl=settings.flow_state_ttl,
+    )
+
+
+async def sweep_abandoned_turns(chat: ChatGateway) -> None:
+    """Close turns whose server stopped mid-answer, now and every few minutes."""
+    while True:
+        try:
+            await chat.abandon_stale(ABANDONED_TURN_SECONDS)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("could not sweep abandoned chat turns", error=str(exc))
+        await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
+
+
+def provider_registry(scope: Scope, settings: Settings) -> ProviderRegistry:
+    """The model providers: the table's, the environment's and the offline fallback."""
+    assert settings.jwt_secret is not None
+    key = settings.openai_api_key
+    return ProviderRegistry(
+        scope,
+        settings.jwt_secret.get_secret_value(),
+        environment=environment_provider(
+            key.get_secret_value() if key else None,
+            settings.openai_base_url,
+            settings.llm_timeout,
+            settings.llm_max_retries,
+        ),
+        fallback=fallback_provider(settings.offline_pace_ms) if settings.offline_fallback else None,
     )
 
 
@@ -106,10 +145,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.schema_cache.start()
         app.state.auth_admin = AdminService(app.state.auth)
         app.state.auth_links = AdminLinkService(app.state.auth, mailer)
+        app.state.providers = providers = provider_registry(app.state.scope, settings)
+        app.state.chat = chat = ChatGateway(app.state.scope, providers)
+        sweeper = asyncio.create_task(sweep_abandoned_turns(chat))
         try:
             await apply_admin_policy(app.state.scope, settings.admin_requires_aal2)
             yield
         finally:
+            sweeper.cancel()
+            await chat.drain()
+            await providers.close()
             await mailer.drain()
             await app.state.schema_cache.close()
             app.state.rate_limiter.close()
@@ -138,6 +183,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(team_routes.router)
     app.include_router(mfa_routes.router)
     app.include_router(chat_routes.router)
+    app.include_router(openai_routes.router)
+    app.include_router(provider_routes.router)
     app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
     app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]
     app.add_exception_handler(api.ApiError, _api_error)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from limits import parse as parse_rate
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -27,7 +27,7 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """GPT Desk configuration; each field is GPTDESK_<FIELD NAME> in the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="GPTDESK_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GPTDESK_", extra="ignore", populate_by_name=True)
 
     database_url: str | None = Field(
         default=None,
@@ -117,6 +117,45 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="Most rows one /rest/v1 read returns (PostgREST's db-max-rows; Supabase "
         "uses 1000); a larger limit is capped, never an error.",
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GPTDESK_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        description="API key of the default provider (also read from OPENAI_API_KEY): with it "
+        "or a base URL set, models no configured provider lists go to this OpenAI-compatible "
+        "API.",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GPTDESK_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
+        description="Base URL of the default provider (also read from OPENAI_BASE_URL; unset: "
+        "api.openai.com).",
+    )
+    llm_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds the default provider may take to answer (per attempt).",
+    )
+    llm_max_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries of a failed call to the default provider."
+    )
+    offline_fallback: bool = Field(
+        default=True,
+        description="Answer models that no provider serves with the built-in offline model "
+        "(free, says it is offline); off: such GPTs answer 503 no_provider.",
+    )
+    offline_pace_ms: int = Field(
+        default=0,
+        ge=0,
+        le=10_000,
+        description="Milliseconds between the words the fallback offline model streams.",
+    )
+    chat_max_content_chars: int = Field(
+        default=32_000,
+        ge=1,
+        le=10_000_000,
+        description="Longest chat message accepted, in characters.",
     )
     smtp_host: str | None = Field(
         default=None,

@@ -26,6 +26,7 @@ AUTHENTICATED_CALLS = {
     "price_of",
     "usage_cost",
     "rate_gpt",
+    "set_provider_key",
 }
 SPOOFED_HEADERS = {
     "x-forwarded-for": "203.0.113.66, 10.0.0.1",

@@ -73,6 +73,18 @@ class RequestAuthenticator:
             await self._require_live_session(claims)
         return Caller(claims, key_role, token)
 
+    async def bearer_caller(self, headers: Mapping[str, str]) -> Caller:
+        """A signed-in user identified by their access token alone, as OpenAI clients send
+        it (no project key); InvalidToken when there is none or it is refused."""
+        token = bearer_token(headers.get("authorization"))
+        if token is None:
+            raise InvalidToken("missing bearer token")
+        claims = self._verified(token)
+        if not claims.get("sub") or claims.get("role") != "authenticated":
+            raise InvalidToken("a signed-in user's access token is needed")
+        await self._require_live_session(claims)
+        return Caller(claims, "anon", token)
+
     async def _require_live_session(self, claims: dict[str, Any]) -> None:
         session_id = claims.get("session_id")
         if not session_id:

@@ -17,6 +17,8 @@ import orjson
 API_ROLES = frozenset({"anon", "authenticated", "service_role"})
 # The auth service's role: taken only through Scope.as_auth_service, never from a JWT.
 AUTH_SERVICE_ROLE = "gptdesk_auth"
+# The chat gateway's role (records answers, reads providers): likewise server-only.
+GATEWAY_ROLE = "gptdesk_gateway"
 # Credentials stay out of SQL-visible settings: policies need who, not the token itself.
 _HIDDEN_HEADERS = frozenset({"authorization", "apikey", "cookie", "proxy-authorization"})
 
@@ -123,6 +125,18 @@ class Scope:
         return self._transaction(
             preamble(claims, request, read_only=read_only, role=AUTH_SERVICE_ROLE)
         )
+
+    def as_gateway(
+        self,
+        claims: Mapping[str, Any] | None = None,
+        *,
+        request: RequestInfo | None = None,
+        read_only: bool = False,
+    ) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """The chat gateway's role with the user's `claims` (so auth.uid() is the user): for
+        recording what a model answered and reading provider settings, nothing else."""
+        claims = dict(claims) if claims else {"role": GATEWAY_ROLE}
+        return self._transaction(preamble(claims, request, read_only=read_only, role=GATEWAY_ROLE))
 
     @asynccontextmanager
     async def _transaction(self, opening: str) -> AsyncIterator[asyncpg.Connection]:

@@ -60,7 +60,22 @@ class ProviderError(Exception):
         self.status = status
 
 
+@dataclass(frozen=True)
+class Completion:
+    """A whole answer: its text and its finish."""
+
+    text: str
+    finish: Finish
+
+
 class Provider(Protocol):
-    """Streams the answer to a completion request: deltas, then exactly one Finish."""
+    """Answers a completion request, streamed (deltas, then exactly one Finish) or whole."""
 
     def stream(self, request: CompletionRequest) -> AsyncIterator[Delta | Finish]: ...
+
+    async def complete(self, request: CompletionRequest) -> Completion: ...
+
+    def estimate_usage(self, request: CompletionRequest, answer: str) -> Usage:
+        """The usage of an answer cut short (the provider reported none): exact where the
+        provider's tokenizer is known, otherwise an upper estimate."""
+        ...

@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from gptdesk.llm.providers.base import CompletionRequest, Delta, Finish, Usage
+from gptdesk.llm.providers.base import Completion, CompletionRequest, Delta, Finish, Usage
 
 MODEL = "offline"
 _QUOTE_WORDS = 40
@@ -54,6 +54,19 @@ class OfflineProvider:
             if self.pace and index:
                 await self.sleep(self.pace)
             yield Delta(word if index == 0 else " " + word)
+        yield Finish(
+            "length" if len(sent) < len(words) else "stop",
+            self.estimate_usage(request, " ".join(sent)),
+        )
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        """The whole answer at once (no pace)."""
+        words = answer(request).split(" ")
+        sent = " ".join(words[: max(request.max_tokens, 0)])
+        reason = "length" if count_tokens(sent) < len(words) else "stop"
+        return Completion(sent, Finish(reason, self.estimate_usage(request, sent)))
+
+    def estimate_usage(self, request: CompletionRequest, answer: str) -> Usage:
+        """Exact: the offline model's tokens are words."""
         prompt = sum(count_tokens(m.content) for m in request.messages)
-        completion = count_tokens(" ".join(sent))
-        yield Finish("length" if len(sent) < len(words) else "stop", Usage(prompt, completion))
+        return Usage(prompt, count_tokens(answer))
