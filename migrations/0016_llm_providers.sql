@@ -48,7 +48,7 @@ create table if not exists public.llm_providers (
       check (array_position(models, null) is null and array_position(models, '') is null),
     is_default boolean not null default false,
     enabled boolean not null default true,
-    timeout_seconds real not null default 60 check (timeout_seconds > 0 and timeout_seconds <= 3600),
+    timeout_seconds double precision not null default 60 check (timeout_seconds > 0 and timeout_seconds <= 3600),
     max_retries integer not null default 2 check (max_retries between 0 and 10),
     -- the offline model's pause between words, for demos
     pace_ms integer not null default 0 check (pace_ms between 0 and 10000),

@@ -42,7 +42,7 @@ security definer
 set search_path = ''
 as $$
 declare
-  words text := pg_catalog.regexp_replace(pg_catalog.btrim(new.content), '\s+', ' ', 'g');
+  words text := pg_catalog.btrim(pg_catalog.regexp_replace(new.content, '\s+', ' ', 'g'));
 begin
   if new.sender = 'user' and words <> '' then
     update public.chat_sessions
@@ -176,8 +176,9 @@ revoke all on public.chat_turns from anon;
 revoke update, truncate on public.chat_turns from authenticated;
 revoke truncate on public.chat_turns from service_role;
 
--- A user sees and removes their own turns and opens pending ones in their own sessions
--- (what gateway.open_turn does under these policies); only close_turn finishes one.
+-- A user sees and removes their own turns and opens pending ones in their own sessions,
+-- for the session's GPT (what gateway.open_turn does under these policies); only
+-- close_turn finishes one.
 drop policy if exists "Users can view their turns" on public.chat_turns;
 create policy "Users can view their turns" on public.chat_turns
   for select to authenticated
@@ -191,6 +192,8 @@ create policy "Users can open turns in their sessions" on public.chat_turns
               and error is null and result is null and finished_at is null
               and session_id in (select s.id from public.chat_sessions s
                                  where s.user_id = (select auth.uid()))
+              and gpt_id is not distinct from (select s.gpt_id from public.chat_sessions s
+                                               where s.id = chat_turns.session_id)
               and user_message_id in (select m.id from public.chat_messages m
                                       where m.session_id = chat_turns.session_id
                                         and m.sender = 'user'));
@@ -200,7 +203,6 @@ create policy "Users can delete their turns" on public.chat_turns
   for delete to authenticated
   using (user_id = (select auth.uid()));
 
-grant select, update on public.chat_turns to gptdesk_gateway;
 
 -- Opens a turn in the caller's `session_id`. Raises (and so writes nothing) with SQLSTATE
 -- GDxyz, xyz the HTTP status, the stable error code as message and the explanation as

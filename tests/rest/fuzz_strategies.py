@@ -46,6 +46,10 @@ WRITE_GUARD = {
     "team_invitations": ("id", f"in.({IDS['invitation_a']},{IDS['invitation_a_revoked']})"),
     "security_settings": ("id", "is.false"),
     "model_prices": ("model", "eq.no-such-model"),
+    "llm_providers": ("id", f"in.({IDS['provider']},{NOWHERE})"),
+    "llm_provider_secrets": ("provider_id", f"in.({IDS['provider']})"),
+    "gpt_monthly_usage": ("gpt_id", f"in.({IDS['gpt_a_private']},{NOWHERE})"),
+    "chat_turns": ("id", f"in.({IDS['turn_a']},{NOWHERE})"),
 }
 # What every inserted row carries, so user_b's insert is one RLS refuses. Tables without an
 # entry take no insert from user_b at all (no grant, or super admins / service_role only).
@@ -56,6 +60,7 @@ INSERT_GUARD: dict[str, dict[str, str]] = {
     "chat_sessions": {"user_id": USERS["user_a"]},
     "chat_messages": {"session_id": IDS["session_a"]},
     "gpt_ratings": {"user_id": USERS["user_a"]},
+    "chat_turns": {"user_id": USERS["user_a"]},
 }
 # /rpc arguments: ids user_b cannot act on (not the public GPT, nor team B's, nor user_b).
 RPC_IDS = [

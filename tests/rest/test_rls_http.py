@@ -194,13 +194,14 @@ def translate(case: Case, arguments: Mapping[str, list[str]]) -> Request:
     raise Untranslatable(sql)
 
 
-# The primary key of each table: what a read of "which rows" selects. Checked against the
-# catalog by test_primary_keys_match_the_catalog.
-PRIMARY_KEYS = {
+# The primary key of each table: what a read of "which rows" selects (`id` unless named
+# here). Checked against the catalog by test_primary_keys_match_the_catalog.
+_OTHER_KEYS = {
     "gpt_ratings": ("gpt_id", "user_id"),
-    "security_settings": ("id",),
-    **{table: ("id",) for table in TABLES if table not in ("gpt_ratings", "security_settings")},
+    "gpt_monthly_usage": ("gpt_id", "month"),
+    "llm_provider_secrets": ("provider_id",),
 }
+PRIMARY_KEYS = {table: _OTHER_KEYS.get(table, ("id",)) for table in TABLES}
 # Statements with no PostgREST equivalent: a data-modifying CTE, and an UPDATE whose value
 # is computed from the row (`set x = not x`).
 UNTRANSLATABLE = {
@@ -352,7 +353,8 @@ async def test_get_shows_what_the_scope_shows(
     ("actor", "hidden"),
     [
         ("user_b", ["team_a", "user_a", "admin_a", "gpt_a_private", "session_a", "message_a",
-                    "reply_a", "usage_a", "audit_a", "doc_a", "doc_a_admin", "invitation_a"]),
+                    "reply_a", "usage_a", "audit_a", "doc_a", "doc_a_admin", "invitation_a",
+                    "turn_a"]),
         ("user_a", ["team_b", "user_b", "gpt_b_private", "doc_b", "invitation_b"]),
         ("admin_a", ["team_b", "user_b", "gpt_b_private", "doc_b", "invitation_b"]),
     ],
@@ -405,6 +407,8 @@ EDITS: dict[str, tuple[str, Any]] = {
     "documents": ("name", "edited.txt"),
     "gpt_ratings": ("rating", 1),
     "team_invitations": ("revoked_at", NOW.isoformat()),
+    "gpt_monthly_usage": ("cost", 0),
+    "chat_turns": ("status", "failed"),
 }
 TEAM_A_ROWS = [
     ("teams", {"id": "team_a"}),
@@ -422,6 +426,8 @@ TEAM_A_ROWS = [
     ("gpt_ratings", {"gpt_id": "gpt_a_private", "user_id": "user_a"}),
     ("team_invitations", {"id": "invitation_a"}),
     ("team_invitations", {"id": "invitation_a_revoked"}),
+    ("gpt_monthly_usage", {"gpt_id": "gpt_a_private"}),
+    ("chat_turns", {"id": "turn_a"}),
 ]
 TEAM_B_ROWS = [
     ("teams", {"id": "team_b"}),
@@ -515,6 +521,12 @@ _INVITATION = {
     "token_hash": "f" * 64,
     "expires_at": (NOW + datetime.timedelta(days=1)).isoformat(),
 }
+_TURN = {
+    "id": IDS["turn_a"],
+    "user_id": USERS["user_b"],
+    "session_id": IDS["session_a"],
+    "user_message_id": IDS["message_a"],
+}
 # The UPDATE policy refusing the row an upsert conflicts with (PostgreSQL raises, not skips).
 USING = "violates row-level security policy (USING expression)"
 # As user_b. Each answer is what the server says; every one must leave the rows as they were.
@@ -544,6 +556,8 @@ UPSERTS = [
     Upsert("user_a's profile", "users", _PROFILE),
     # invitations: authenticated may not even name the id column in an INSERT
     Upsert("team A's invitation", "team_invitations", _INVITATION, because="permission denied"),
+    # turns: an upsert needs UPDATE, which authenticated does not hold
+    Upsert("user_a's turn", "chat_turns", _TURN, because="permission denied"),
 ]
 
 

@@ -19,6 +19,11 @@
 --
 -- Invitations: team A has a pending one and a revoked one from admin_a, team B a pending
 -- one from the super admin.
+--
+-- The chat gateway (0016, 0017): one provider (belonging to no team; disabled, so it never
+-- serves a chat) with its sealed key, and user_a's question in session_a as a completed
+-- turn answered by reply_a. gpt_monthly_usage gets its row for gpt_a_private from
+-- usage_a, by the usage_analytics trigger.
 
 insert into public.teams (id, name, description) values
   ('10000000-0000-4000-8000-00000000000a', 'Team A', 'RLS world: team A'),
@@ -125,4 +130,21 @@ values
   ('90000000-0000-4000-8000-0000000000b1', '10000000-0000-4000-8000-00000000000b',
    'invitee@team-b.test', 'user', repeat('b', 64), '20000000-0000-4000-8000-000000000005',
    now(), now() + interval '7 days', null)
+on conflict (id) do nothing;
+
+insert into public.llm_providers (id, name, kind, enabled) values
+  ('a0000000-0000-4000-8000-000000000001', 'rls-world-offline', 'offline', false)
+on conflict (id) do nothing;
+
+insert into public.llm_provider_secrets (provider_id, api_key_sealed) values
+  ('a0000000-0000-4000-8000-000000000001', 'v1.rls-world-not-a-real-key')
+on conflict (provider_id) do nothing;
+
+insert into public.chat_turns
+  (id, user_id, session_id, gpt_id, user_message_id, gpt_message_id, status, finished_at)
+values
+  ('b0000000-0000-4000-8000-0000000000a1', '20000000-0000-4000-8000-0000000000a1',
+   '40000000-0000-4000-8000-0000000000a1', '30000000-0000-4000-8000-0000000000a1',
+   '50000000-0000-4000-8000-0000000000a1', '50000000-0000-4000-8000-0000000000a2',
+   'completed', now())
 on conflict (id) do nothing;

@@ -23,6 +23,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+import structlog
 
 from gptdesk.api import ApiError
 from gptdesk.db.scope import RequestInfo, Scope
@@ -42,6 +43,7 @@ from gptdesk.llm.routing import Route
 # What open_turn needs to read only the history that can fit: the context windows.
 # (The pool's codec turns jsonb into Python values and back.)
 _WINDOWS = {**CONTEXT_WINDOWS, "*": DEFAULT_CONTEXT_WINDOW}
+log = structlog.get_logger("gptdesk.chat")
 _OPEN_TURN = "select gateway.open_turn($1, $2, $3, $4, $5)"
 _OPEN_API_TURN = "select gateway.open_api_turn($1, $2, $3, $4)"
 _CLOSE_TURN = "select gateway.close_turn($1, $2)"
@@ -283,6 +285,15 @@ class ChatGateway:
             )  # fmt: skip
             result = await asyncio.shield(self._close(opened, outcome))
             return Closed(result, 504 if error.status == 504 else 502)
+        except Exception as error:  # a provider bug or a surprise answer: still a failure
+            log.exception("the model provider failed unexpectedly", turn_id=opened.turn_id)
+            outcome = self._outcome(
+                opened, "failed", _charged(provider, request, "".join(parts)), started,
+                error={"code": "provider_error",
+                       "message": f"the model provider failed: {type(error).__name__}"},
+            )  # fmt: skip
+            result = await asyncio.shield(self._close(opened, outcome))
+            return Closed(result, 502)
         except asyncio.CancelledError:
             text = "".join(parts)
             outcome = self._outcome(

@@ -126,8 +126,11 @@ async def _chunks(
     turn = opened.turn_id
     try:
         yield sse.data(wire.chunk(call, turn, created, {"role": "assistant", "content": ""}, None))
-        while (text := await deltas.get()) is not None:
-            yield sse.data(wire.chunk(call, turn, created, {"content": text}, None))
+        async for text in sse.relay(deltas):
+            if isinstance(text, bytes):
+                yield text
+            else:
+                yield sse.data(wire.chunk(call, turn, created, {"content": text}, None))
         try:
             closed = task.result()
         except Exception:

@@ -114,7 +114,8 @@ def _messages(raw: object, max_chars: int) -> tuple[Message, ...]:
             raise OpenAIError(
                 400, "invalid_messages", "each message must be an object", f"messages[{index}]"
             )
-        role = _ROLES.get(item.get("role"))  # type: ignore[arg-type]
+        given = item.get("role")
+        role = _ROLES.get(given) if isinstance(given, str) else None
         if role is None:
             raise OpenAIError(
                 400, "invalid_role",

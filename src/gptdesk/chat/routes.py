@@ -61,6 +61,8 @@ async def send_message(request: Request, session_id: str, claims: Claims) -> Res
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise ApiError(400, "invalid_stream", "stream must be true or false")
+    if not claims.get("sub"):
+        raise ApiError(403, "user_required", "Chatting needs a signed-in user's access token")
     content = check_content(body.get("content"), request.app.state.settings.chat_max_content_chars)
     key = check_idempotency_key(request.headers.get("idempotency-key"))
     try:
@@ -106,8 +108,8 @@ async def _answer_events(gateway: ChatGateway, opened: Opened) -> AsyncIterator[
     task.add_done_callback(lambda _: deltas.put_nowait(None))
     try:
         yield sse.event("turn", {"turn_id": opened.turn_id, "user_message": opened.user_message})
-        while (text := await deltas.get()) is not None:
-            yield sse.event("delta", {"content": text})
+        async for text in sse.relay(deltas):
+            yield text if isinstance(text, bytes) else sse.event("delta", {"content": text})
         try:
             closed = task.result()
         except Exception:  # the answer could not be recorded: say so, and log why

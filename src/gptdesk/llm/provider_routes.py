@@ -29,7 +29,7 @@ _Model = Annotated[str, Field(min_length=1, max_length=200)]
 class ProviderChange(BaseModel):
     """The fields a request may set; absent ones keep their value (or default)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
     kind: Literal["openai", "offline"] | None = None

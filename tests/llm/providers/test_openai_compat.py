@@ -1,10 +1,12 @@
-"""The OpenAI-compatible provider against a real HTTP fake upstream, through the real SDK."""
+"""The OpenAI-compatible provider against a real HTTP fake upstream, through the real SDK:
+streamed and whole answers, and the upstream's failures before and during a stream."""
 
 from collections.abc import Iterator
 
 import pytest
 
 from gptdesk.llm.providers.base import (
+    Completion,
     CompletionRequest,
     Delta,
     Finish,
@@ -13,7 +15,7 @@ from gptdesk.llm.providers.base import (
     Usage,
 )
 from gptdesk.llm.providers.openai_compat import OpenAICompatibleProvider
-from tests.llm.fake_openai import ANSWER, FakeUpstream, fake_upstream
+from tests.llm.fake_openai import ANSWER, CUT_AFTER_WORDS, FakeUpstream, fake_upstream
 
 
 @pytest.fixture(scope="module")
@@ -75,4 +77,51 @@ async def test_an_unreachable_upstream_is_502() -> None:
     with pytest.raises(ProviderError) as caught:
         [event async for event in provider.stream(request("gpt-4o"))]
     await provider.close()
+    assert caught.value.status == 502
+
+
+async def complete(upstream: FakeUpstream, model: str, **kw: float) -> Completion:
+    provider = OpenAICompatibleProvider(
+        base_url=upstream.base_url, api_key="sk-test",
+        timeout=kw.get("timeout", 5.0), max_retries=0,
+    )  # fmt: skip
+    try:
+        return await provider.complete(request(model))
+    finally:
+        await provider.close()
+
+
+async def test_a_whole_answer_comes_with_the_reported_usage(upstream: FakeUpstream) -> None:
+    upstream.usage["gpt-4o-whole"] = (321, 7)
+    answer = await complete(upstream, "gpt-4o-whole")
+    assert answer == Completion(ANSWER, Finish("stop", Usage(321, 7)))
+    sent = upstream.requests[-1]
+    assert not sent.get("stream") and upstream.headers[-1]["authorization"] == "Bearer sk-test"
+
+
+@pytest.mark.parametrize(("model", "status"), [("drop", 502), ("stall", 504)])
+async def test_a_stream_failing_midway_raises_after_its_deltas(
+    upstream: FakeUpstream, model: str, status: int
+) -> None:
+    provider = OpenAICompatibleProvider(
+        base_url=upstream.base_url, api_key=None, timeout=0.5, max_retries=0
+    )
+    seen: list[Delta | Finish] = []
+    with pytest.raises(ProviderError) as caught:
+        async for event in provider.stream(request(model)):
+            seen.append(event)
+    await provider.close()
+    assert caught.value.status == status
+    assert len(seen) == CUT_AFTER_WORDS and all(isinstance(e, Delta) for e in seen)
+
+
+@pytest.mark.parametrize("model", ["truncate", "garbage"])
+async def test_a_stream_without_a_finish_is_an_error(upstream: FakeUpstream, model: str) -> None:
+    with pytest.raises(ProviderError):
+        await run(upstream, model)
+
+
+async def test_a_whole_answer_that_is_not_json_is_an_error(upstream: FakeUpstream) -> None:
+    with pytest.raises(ProviderError) as caught:
+        await complete(upstream, "garbage")
     assert caught.value.status == 502

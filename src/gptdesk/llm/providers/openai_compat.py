@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
 import openai
+from openai.types.chat import ChatCompletion
 
 from gptdesk.llm.prompt import estimate_tokens
 from gptdesk.llm.providers.base import (
@@ -61,7 +62,9 @@ class OpenAICompatibleProvider:
                         reason = choice.finish_reason
             finally:
                 await chunks.close()  # a cancelled answer stops the upstream's generation
-        yield Finish(reason or "stop", usage)
+        if reason is None:  # the stream ended before the model finished: not an answer
+            raise ProviderError("the model provider's answer ended before it was complete", 502)
+        yield Finish(reason, usage)
 
     async def complete(self, request: CompletionRequest) -> Completion:
         """The whole answer in one response, with the usage the upstream reported."""
@@ -72,6 +75,8 @@ class OpenAICompatibleProvider:
                 temperature=request.temperature,
                 max_tokens=request.max_tokens,
             )
+        if not isinstance(response, ChatCompletion):  # e.g. a web page at the base URL
+            raise ProviderError("the model provider's answer is not a chat completion", 502)
         choice = response.choices[0] if response.choices else None
         text = (choice.message.content if choice and choice.message else None) or ""
         usage = (
