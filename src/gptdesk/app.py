@@ -32,11 +32,17 @@ from gptdesk.config import Settings
 from gptdesk.db.pool import create_pool
 from gptdesk.db.roles import authenticator_dsn
 from gptdesk.db.scope import Scope
+from gptdesk.documents import routes as document_routes
 from gptdesk.llm import provider_routes
 from gptdesk.llm.registry import ProviderRegistry, environment_provider, fallback_provider
 from gptdesk.log import configure_logging
 from gptdesk.rest import routes as rest_routes
 from gptdesk.rest.reloader import SchemaCacheHolder
+from gptdesk.storage import errors as storage_errors
+from gptdesk.storage import routes as storage_routes
+from gptdesk.storage.backends import create_store
+from gptdesk.storage.backends.base import ObjectStore
+from gptdesk.storage.service import StorageService
 from gptdesk.teams import routes as team_routes
 from gptdesk.teams.service import InvitationService
 
@@ -70,6 +76,26 @@ def auth_config(settings: Settings) -> AuthConfig:
         mail_token_ttl=settings.mail_token_ttl,
         flow_state_ttl=settings.flow_state_ttl,
     )
+
+
+def object_store(settings: Settings) -> ObjectStore:
+    """The storage backend the settings name."""
+    secret = settings.storage_s3_secret_access_key
+    return create_store(
+        settings.storage_backend,
+        root=settings.data_dir / "storage",
+        s3={
+            "bucket": settings.storage_s3_bucket,
+            "endpoint_url": settings.storage_s3_endpoint_url,
+            "region": settings.storage_s3_region,
+            "access_key_id": settings.storage_s3_access_key_id,
+            "secret_access_key": secret.get_secret_value() if secret else None,
+        },
+    )
+
+
+async def _storage_error(request: Request, error: storage_errors.StorageError) -> JSONResponse:
+    return storage_errors.render(error)
 
 
 async def sweep_abandoned_turns(chat: ChatGateway) -> None:
@@ -147,6 +173,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.auth_links = AdminLinkService(app.state.auth, mailer)
         app.state.providers = providers = provider_registry(app.state.scope, settings)
         app.state.chat = chat = ChatGateway(app.state.scope, providers)
+        store = object_store(settings)
+        app.state.storage = StorageService(app.state.scope, store, settings.storage_max_file_bytes)
         sweeper = asyncio.create_task(sweep_abandoned_turns(chat))
         try:
             await apply_admin_policy(app.state.scope, settings.admin_requires_aal2)
@@ -155,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sweeper.cancel()
             await chat.drain()
             await providers.close()
+            await store.close()
             await mailer.drain()
             await app.state.schema_cache.close()
             app.state.rate_limiter.close()
@@ -185,7 +214,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chat_routes.router)
     app.include_router(openai_routes.router)
     app.include_router(provider_routes.router)
+    app.include_router(storage_routes.router)
+    app.include_router(document_routes.router)
     app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
     app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]
     app.add_exception_handler(api.ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(storage_errors.StorageError, _storage_error)  # type: ignore[arg-type]
     return app

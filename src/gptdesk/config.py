@@ -157,6 +157,30 @@ class Settings(BaseSettings):
         le=10_000_000,
         description="Longest chat message accepted, in characters.",
     )
+    storage_backend: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where file bodies live: local (under <data dir>/storage) or s3.",
+    )
+    storage_max_file_bytes: int = Field(
+        default=5 << 30,
+        ge=1,
+        description="Largest file accepted by any bucket, in bytes (a bucket's own "
+        "file_size_limit can only be lower).",
+    )
+    storage_s3_bucket: str | None = Field(
+        default=None, description="S3 bucket that holds the bodies (storage_backend=s3)."
+    )
+    storage_s3_endpoint_url: str | None = Field(
+        default=None,
+        description="S3 endpoint for S3-compatible stores (MinIO, Ceph, R2 …); unset: AWS.",
+    )
+    storage_s3_region: str | None = Field(default=None, description="S3 region.")
+    storage_s3_access_key_id: str | None = Field(
+        default=None, description="S3 access key id (unset: boto3's usual credential chain)."
+    )
+    storage_s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="S3 secret access key."
+    )
     smtp_host: str | None = Field(
         default=None,
         description="SMTP server for mail; unset: mails go to the log and <data dir>/outbox.",
@@ -215,6 +239,12 @@ class Settings(BaseSettings):
     embedded_pg_port: int = Field(
         default=0, ge=0, le=65535, description="Port of the embedded PostgreSQL (0: a free one)."
     )
+
+    @model_validator(mode="after")
+    def _check_s3(self) -> "Settings":
+        if self.storage_backend == "s3" and not self.storage_s3_bucket:
+            raise ValueError("GPTDESK_STORAGE_S3_BUCKET is needed with GPTDESK_STORAGE_BACKEND=s3")
+        return self
 
     @field_validator("database_url")
     @classmethod
