@@ -36,6 +36,9 @@ from gptdesk.documents import routes as document_routes
 from gptdesk.llm import provider_routes
 from gptdesk.llm.registry import ProviderRegistry, environment_provider, fallback_provider
 from gptdesk.log import configure_logging
+from gptdesk.realtime import routes as realtime_routes
+from gptdesk.realtime.endpoint import websocket_endpoint
+from gptdesk.realtime.hub import Hub
 from gptdesk.rest import routes as rest_routes
 from gptdesk.rest.reloader import SchemaCacheHolder
 from gptdesk.storage import errors as storage_errors
@@ -175,12 +178,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.chat = chat = ChatGateway(app.state.scope, providers)
         store = object_store(settings)
         app.state.storage = StorageService(app.state.scope, store, settings.storage_max_file_bytes)
+        app.state.realtime = realtime = Hub(pool, dsn)
+        await realtime.start()
         sweeper = asyncio.create_task(sweep_abandoned_turns(chat))
         try:
             await apply_admin_policy(app.state.scope, settings.admin_requires_aal2)
             yield
         finally:
             sweeper.cancel()
+            await realtime.close()
             await chat.drain()
             await providers.close()
             await store.close()
@@ -216,6 +222,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(provider_routes.router)
     app.include_router(storage_routes.router)
     app.include_router(document_routes.router)
+    app.include_router(realtime_routes.router)
+    app.add_api_websocket_route("/realtime/v1/websocket", websocket_endpoint)
     app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
     app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]
     app.add_exception_handler(api.ApiError, _api_error)  # type: ignore[arg-type]

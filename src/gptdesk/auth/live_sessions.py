@@ -73,6 +73,14 @@ class RequestAuthenticator:
             await self._require_live_session(claims)
         return Caller(claims, key_role, token)
 
+    def verified_claims(self, token: str) -> dict[str, Any]:
+        """The claims of `token` (signature and expiry checked); InvalidToken otherwise."""
+        return self._verified(token)
+
+    async def require_live_session(self, claims: dict[str, Any]) -> None:
+        """SessionEnded unless the claims' session is still live."""
+        await self._require_live_session(claims)
+
     async def bearer_caller(self, headers: Mapping[str, str]) -> Caller:
         """A signed-in user identified by their access token alone, as OpenAI clients send
         it (no project key); InvalidToken when there is none or it is refused."""
