@@ -75,6 +75,16 @@ class Channel:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     expiry: asyncio.TimerHandle | None = None
     tracked: str | None = None  # the phx_ref of this channel's presence, when tracked
+    _claims_key: str | None = field(default=None, repr=False)
+    _claims_of: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def claims_key(self) -> str:
+        """The claims as one string: channels with equal claims share an RLS check."""
+        if self._claims_key is None or self._claims_of is not self.claims:
+            self._claims_of = self.claims
+            self._claims_key = orjson.dumps(self.claims, option=orjson.OPT_SORT_KEYS).decode()
+        return self._claims_key
 
     @property
     def name(self) -> str:

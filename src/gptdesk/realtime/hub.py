@@ -174,23 +174,23 @@ class Hub:
         claims_list: list[dict[str, Any]] = []
         for _, hit in wanted:
             for binding in hit:
-                key = orjson.dumps(binding.channel.claims, option=orjson.OPT_SORT_KEYS).decode()
+                key = binding.channel.claims_key
                 if key not in distinct:
                     distinct[key] = len(claims_list)
                     claims_list.append(binding.channel.claims)
         changed = [group[i] for i, _ in wanted]
         visible = await capture.authorize(conn, relation, changed, claims_list)
         for position, (index, hit) in enumerate(wanted):
-            change = group[index]
             ids: dict[Channel, list[int]] = defaultdict(list)
             for binding in hit:
-                key = orjson.dumps(binding.channel.claims, option=orjson.OPT_SORT_KEYS).decode()
-                if (distinct[key], position) in visible:
+                if (distinct[binding.channel.claims_key], position) in visible:
                     ids[binding.channel].append(binding.id)
+            if not ids:
+                continue
+            # serialized once, shared by every channel's frame
+            data = orjson.Fragment(orjson.dumps(_data(group[index], columns)))
             for channel, channel_ids in ids.items():
-                channel.push(
-                    "postgres_changes", {"ids": channel_ids, "data": _data(change, columns)}
-                )
+                channel.push("postgres_changes", {"ids": channel_ids, "data": data})
 
     # ---- broadcast ---------------------------------------------------------------------------
 
