@@ -89,8 +89,10 @@ create policy "Users can view usage of GPTs they see" on public.gpt_monthly_usag
   for select to authenticated
   using (exists (select from public.gpts g where g.id = gpt_monthly_usage.gpt_id));
 
--- Adds a usage row to its GPT's month and sets gpts.monthly_cost to the month's total, in
--- cents (the column's scale; capped at what it holds). A GPT unused in a new month keeps
+-- Adds a usage row to its GPT's month, counts it in gpts.usage_count (only inserts count:
+-- deleting old analytics rows must not lower a GPT's lifetime usage) and sets
+-- gpts.monthly_cost to the month's total, in cents (the column's scale; capped at what it
+-- holds). A GPT unused in a new month keeps
 -- last month's figure until its first use; the monthly table has the exact history.
 create or replace function public.count_gpt_monthly_usage()
 returns trigger
@@ -122,11 +124,14 @@ begin
         unpriced_requests = u.unpriced_requests + excluded.unpriced_requests,
         updated_at = now()
   returning u.cost into month_cost;
-  if pg_catalog.date_trunc('month', new.created_at) = pg_catalog.date_trunc('month', now()) then
-    update public.gpts
-       set monthly_cost = least(round(month_cost, 2), 99999999.99)
-     where id = new.gpt_id and monthly_cost is distinct from least(round(month_cost, 2), 99999999.99);
-  end if;
+  -- one update of the GPT row per use: its lifetime count and, for this month, its cost
+  update public.gpts
+     set usage_count = usage_count + 1,
+         monthly_cost = case
+           when pg_catalog.date_trunc('month', new.created_at) = pg_catalog.date_trunc('month', now())
+           then least(round(month_cost, 2), 99999999.99)
+           else monthly_cost end
+   where id = new.gpt_id;
   return null;
 end
 $$;
@@ -137,6 +142,11 @@ revoke execute on function public.count_gpt_monthly_usage()
 create or replace trigger count_gpt_monthly_usage
   after insert on public.usage_analytics
   for each row execute function public.count_gpt_monthly_usage();
+
+-- count_gpt_monthly_usage() counts usage_count too, in the same update of the GPT row: the
+-- separate counter of 0004 would update the row a second time for every answer.
+drop trigger if exists count_gpt_usage on public.usage_analytics;
+drop function if exists public.count_gpt_usage();
 
 -- ---------------------------------------------------------------------------------------
 -- Turns.
@@ -207,10 +217,10 @@ create policy "Users can delete their turns" on public.chat_turns
 -- Opens a turn in the caller's `session_id`. Raises (and so writes nothing) with SQLSTATE
 -- GDxyz, xyz the HTTP status, the stable error code as message and the explanation as
 -- detail. Returns {turn, user_message, gpt, history} — history oldest first: the newest
--- messages that could fit the prompt (`context_windows` maps models to their context, in
--- tokens, '*' any other model; a token taken as 3 characters, less the answer's
--- max_tokens) — or, for a retried idempotent request that completed, {replay: the stored
--- outcome}.
+-- messages (at most 500) that could fit the prompt (`context_windows` maps models to their
+-- context, in tokens, '*' any other model; a token taken as 3 characters, less the
+-- answer's max_tokens; none without a window) — or, for a retried idempotent request that
+-- completed, {replay: the stored outcome}.
 create or replace function gateway.open_turn(
   session_id uuid,
   content text,
@@ -290,18 +300,21 @@ begin
   history_chars := 3 * (coalesce((open_turn.context_windows ->> g.model)::bigint,
                                  (open_turn.context_windows ->> '*')::bigint, 0)
                         - g.max_tokens);
-  select coalesce(pg_catalog.jsonb_agg(
-           pg_catalog.jsonb_build_object('sender', h.sender, 'content', h.content)
-           order by h.created_at, h.id), '[]'::jsonb)
-    into history
-    from (select m.id, m.sender, m.content, m.created_at,
-                 sum(pg_catalog.length(m.content))
-                   over (order by m.created_at desc, m.id desc) as running
-            from public.chat_messages m
-           where m.session_id = s.id and m.id <> asked.id and m.created_at <= asked.created_at
-           order by m.created_at desc, m.id desc
-           limit 2000) h
-   where h.running <= history_chars;
+  history := '[]'::jsonb;
+  if history_chars > 0 then
+    select coalesce(pg_catalog.jsonb_agg(
+             pg_catalog.jsonb_build_object('sender', h.sender, 'content', h.content)
+             order by h.created_at, h.id), '[]'::jsonb)
+      into history
+      from (select m.id, m.sender, m.content, m.created_at,
+                   sum(pg_catalog.length(m.content))
+                     over (order by m.created_at desc, m.id desc) as running
+              from public.chat_messages m
+             where m.session_id = s.id and m.id <> asked.id and m.created_at <= asked.created_at
+             order by m.created_at desc, m.id desc
+             limit 500) h
+     where h.running <= history_chars;
+  end if;
 
   return pg_catalog.jsonb_build_object(
     'turn', pg_catalog.jsonb_build_object('id', turn.id, 'session_id', s.id),

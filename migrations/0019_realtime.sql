@@ -56,12 +56,7 @@ declare
   row_data jsonb := case when tg_op = 'DELETE' then null else pg_catalog.to_jsonb(new) end;
   old_data jsonb := case when tg_op = 'INSERT' then null else pg_catalog.to_jsonb(old) end;
 begin
-  select pg_catalog.array_agg(a.attname::text order by k.n)
-    into pk_columns
-    from pg_catalog.pg_index i
-    cross join lateral pg_catalog.unnest(i.indkey) with ordinality as k(attnum, n)
-    join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
-   where i.indrelid = tg_relid and i.indisprimary;
+  pk_columns := tg_argv;  -- the primary key's columns, given when the table was published
   if old_data is not null and pk_columns is not null then
     -- old values beyond the key: for UPDATE only the key as well (replica identity default)
     select pg_catalog.jsonb_object_agg(key, value) into old_data
@@ -73,7 +68,7 @@ begin
     'type', tg_op,
     'commit_timestamp',
       pg_catalog.to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-    'pk', pk_columns,
+    'pk', pg_catalog.to_jsonb(pk_columns),
     'record', row_data,
     'old_record', old_data,
     -- the whole deleted row, for the server's policy check only (never sent on)
@@ -97,10 +92,20 @@ returns void
 language plpgsql
 set search_path = ''
 as $$
+declare
+  key_columns text;
 begin
+  -- the key's column names travel as trigger arguments: no catalog lookup per row change
+  select coalesce(pg_catalog.string_agg(pg_catalog.quote_literal(a.attname), ', '
+                                        order by k.n), '')
+    into key_columns
+    from pg_catalog.pg_index i
+    cross join lateral pg_catalog.unnest(i.indkey) with ordinality as k(attnum, n)
+    join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+   where i.indrelid = publish.relation and i.indisprimary;
   execute pg_catalog.format(
     'create or replace trigger gptdesk_realtime after insert or update or delete on %s '
-    'for each row execute function realtime.publish_change()', publish.relation);
+    'for each row execute function realtime.publish_change(%s)', publish.relation, key_columns);
   insert into realtime.published_tables (relation) values (publish.relation)
   on conflict do nothing;
 end
