@@ -87,6 +87,8 @@ class Session:
         if frame.topic == "phoenix":
             if frame.event == "heartbeat":
                 self.outbox.push(reply(frame, "ok", {}))
+            else:
+                self.outbox.push(reply(frame, "error", {"reason": "unmatched topic"}))
             return
         handlers = {
             "phx_join": self._join, "phx_leave": self._leave, "access_token": self._access_token,
@@ -106,7 +108,7 @@ class Session:
 
     async def _join(self, frame: Frame) -> None:
         payload = frame.payload if isinstance(frame.payload, dict) else {}
-        config = payload.get("config") or {}
+        config = _object(payload.get("config"))
         if not frame.topic.startswith("realtime:") or frame.topic == "realtime:":
             self.outbox.push(
                 reply(
@@ -129,16 +131,15 @@ class Session:
             )
             return
         try:
-            claims = await self._live_claims(
-                payload.get("access_token") or payload.get("user_token")
-            )
+            token = payload.get("access_token") or payload.get("user_token")
+            claims = await self._live_claims(token if isinstance(token, str) else None)
         except InvalidToken as exc:
             self.outbox.push(reply(frame, "error", {"reason": f"InvalidJWTToken: {exc}"}))
             return
         if frame.topic in self.channels:  # a rejoin replaces the old channel
             await self._drop(self.channels.pop(frame.topic))
-        broadcast = config.get("broadcast") or {}
-        presence = config.get("presence") or {}
+        broadcast = _object(config.get("broadcast"))
+        presence = _object(config.get("presence"))
         channel = Channel(
             topic=frame.topic, join_ref=frame.join_ref, claims=claims, outbox=self.outbox,
             broadcast_self=bool(broadcast.get("self")), broadcast_ack=bool(broadcast.get("ack")),
@@ -249,7 +250,7 @@ class Session:
         channel = self.channels.get(frame.topic)
         payload = frame.payload if isinstance(frame.payload, dict) else {}
         token = payload.get("access_token")
-        if channel is None or not token or token.startswith("sb_"):
+        if channel is None or not isinstance(token, str) or not token or token.startswith("sb_"):
             return
         try:
             claims = await self._live_claims(token)
@@ -297,6 +298,11 @@ class Session:
             self.outbox.push(reply(frame, "error", {"reason": f"PayloadTooLarge: {exc}"}))
             return
         self.outbox.push(reply(frame, "ok", {}))
+
+
+def _object(value: object) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one (a malformed config is ignored)."""
+    return value if isinstance(value, dict) else {}
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:

@@ -10,7 +10,7 @@ insensitively), as PostgreSQL would compare them after a cast.
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -108,7 +108,10 @@ def _typed(value: Any, kind: str) -> Any:
         if kind == "bool":
             return value if isinstance(value, bool) else str(value).lower() in ("true", "t", "1")
         if kind in ("timestamptz", "timestamp"):
-            return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+            moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+            if kind == "timestamptz" and moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)  # as PostgreSQL reads it (TimeZone UTC)
+            return moment
         if kind == "date":
             return date.fromisoformat(str(value))
         if kind == "uuid":

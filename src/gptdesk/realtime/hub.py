@@ -142,55 +142,57 @@ class Hub:
     # ---- changes ----------------------------------------------------------------------------
 
     async def _deliver_changes(self, payloads: list[str]) -> None:
+        """Match, authorize (one call per table), then push in commit order."""
         async with self.pool.acquire() as conn:
             parsed = [await capture.read_notification(conn, p) for p in payloads]
-            by_relation: dict[str, list[capture.Change]] = defaultdict(list)
+            matched: list[tuple[capture.Change, list[Binding], list[dict[str, str]]]] = []
             for change in parsed:
-                by_relation[change.relation].append(change)
-            for relation, group in by_relation.items():
-                await self._deliver_relation(conn, relation, group)
-
-    async def _deliver_relation(
-        self, conn: asyncpg.Connection, relation: str, group: list[capture.Change]
-    ) -> None:
-        schema, table = group[0].schema, group[0].table
-        candidates = self.by_table.get((schema, table), set()) | self.by_schema.get(schema, set())
-        if not candidates:
-            return
-        columns = await self.columns(relation)
-        types = {c["name"]: c["type"] for c in columns}
-        wanted: list[tuple[int, list[Binding]]] = []
-        for index, change in enumerate(group):
-            row = change.full_old if change.type == "DELETE" else change.record
-            hit = [
-                b for b in candidates
-                if b.wants(change.type) and matches(b.conditions, row, types)
-            ]  # fmt: skip
-            if hit:
-                wanted.append((index, hit))
-        if not wanted:
-            return
-        distinct: dict[str, int] = {}
-        claims_list: list[dict[str, Any]] = []
-        for _, hit in wanted:
-            for binding in hit:
-                key = binding.channel.claims_key
-                if key not in distinct:
-                    distinct[key] = len(claims_list)
-                    claims_list.append(binding.channel.claims)
-        changed = [group[i] for i, _ in wanted]
-        visible = await capture.authorize(conn, relation, changed, claims_list)
-        for position, (index, hit) in enumerate(wanted):
+                hit, columns = await self._matching(change)
+                matched.append((change, hit, columns))
+            by_relation: dict[str, list[int]] = defaultdict(list)
+            for index, (change, hit, _) in enumerate(matched):
+                if hit:
+                    by_relation[change.relation].append(index)
+            allowed: dict[int, set[str]] = {}  # change index → claims keys that may see it
+            for relation, indexes in by_relation.items():
+                distinct: dict[str, int] = {}
+                claims_list: list[dict[str, Any]] = []
+                for index in indexes:
+                    for binding in matched[index][1]:
+                        key = binding.channel.claims_key
+                        if key not in distinct:
+                            distinct[key] = len(claims_list)
+                            claims_list.append(binding.channel.claims)
+                changed = [matched[i][0] for i in indexes]
+                visible = await capture.authorize(conn, relation, changed, claims_list)
+                keys = list(distinct)
+                for claims_index, position in visible:
+                    allowed.setdefault(indexes[position], set()).add(keys[claims_index])
+        for index, (change, hit, columns) in enumerate(matched):
+            seen = allowed.get(index)
+            if not seen:
+                continue
             ids: dict[Channel, list[int]] = defaultdict(list)
             for binding in hit:
-                if (distinct[binding.channel.claims_key], position) in visible:
+                if binding.channel.claims_key in seen:
                     ids[binding.channel].append(binding.id)
-            if not ids:
-                continue
             # serialized once, shared by every channel's frame
-            data = orjson.Fragment(orjson.dumps(_data(group[index], columns)))
+            data = orjson.Fragment(orjson.dumps(_data(change, columns)))
             for channel, channel_ids in ids.items():
                 channel.push("postgres_changes", {"ids": channel_ids, "data": data})
+
+    async def _matching(self, change: capture.Change) -> tuple[list[Binding], list[dict[str, str]]]:
+        """The local bindings whose event and filters `change` matches, and its columns."""
+        candidates = self.by_table.get((change.schema, change.table), set()) | self.by_schema.get(
+            change.schema, set()
+        )
+        if not candidates:
+            return [], []
+        columns = await self.columns(change.relation)
+        types = {c["name"]: c["type"] for c in columns}
+        row = change.full_old if change.type == "DELETE" else change.record
+        hit = [b for b in candidates if b.wants(change.type) and matches(b.conditions, row, types)]
+        return hit, columns
 
     # ---- broadcast ---------------------------------------------------------------------------
 
@@ -214,7 +216,7 @@ class Hub:
     def presence_state(self, topic: str) -> dict[str, Any]:
         """The topic's presence on every worker: key → {"metas": [...]}."""
         return {
-            key: {"metas": [{**meta, "phx_ref": ref} for ref, meta in metas.items()]}
+            key: {"metas": [{**_shown(meta), "phx_ref": ref} for ref, meta in metas.items()]}
             for key, metas in self.presence.get(topic, {}).items()
             if metas
         }
@@ -261,8 +263,7 @@ class Hub:
                 self.presence[topic].pop(key, None)
             if meta is None:
                 return
-            shown = {k: v for k, v in meta.items() if k != "origin"}
-            diff = {"joins": {}, "leaves": {key: {"metas": [{**shown, "phx_ref": ref}]}}}
+            diff = {"joins": {}, "leaves": {key: {"metas": [{**_shown(meta), "phx_ref": ref}]}}}
         for channel in self.topics.get(topic, ()):
             channel.push("presence_diff", diff)
 
@@ -276,7 +277,7 @@ class Hub:
                             PRESENCE,
                             {"op": "join", "topic": channel.topic, "key": channel.presence_key,
                              "ref": channel.tracked,
-                             "meta": {k: v for k, v in meta.items() if k != "origin"},
+                             "meta": _shown(meta),
                              "origin": self.worker},
                         )  # fmt: skip
 
@@ -286,6 +287,11 @@ class Hub:
             raise NotifyTooLarge(f"the message is larger than {MAX_NOTIFY_BYTES} bytes")
         async with self.pool.acquire() as conn:
             await conn.execute("select pg_notify($1, $2)", channel, text)
+
+
+def _shown(meta: dict[str, Any]) -> dict[str, Any]:
+    """A presence meta as clients see it (without the worker that holds it)."""
+    return {k: v for k, v in meta.items() if k != "origin"}
 
 
 def _data(change: capture.Change, columns: list[dict[str, str]]) -> dict[str, Any]:

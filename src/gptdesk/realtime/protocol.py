@@ -69,7 +69,10 @@ def _decode_binary(data: bytes) -> Frame:
     at = 7
     parts = []
     for length in (join_len, ref_len, topic_len, event_len, meta_len):
-        parts.append(data[at : at + length].decode())
+        try:
+            parts.append(data[at : at + length].decode())
+        except UnicodeDecodeError:
+            raise FrameError("a binary frame's header is not UTF-8") from None
         at += length
     if at > len(data):
         raise FrameError("a binary frame shorter than its lengths")
