@@ -13,24 +13,20 @@ Usage: python -m bench.auth_signin [--seconds 10] [--users 50]
 import argparse
 import asyncio
 import json
-import os
 import secrets
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.common import BENCH_SECRET, bench_database, percentile
+from bench.common import BENCH_SECRET, bench_database, percentile, start_server
 from gptdesk.auth.caller import project_key_role
 from gptdesk.auth.keys import project_keys
 from gptdesk.auth.passwords import HASHER
 from gptdesk.auth.tokens import mint_access_token, verify
-from gptdesk.db.embedded import free_port
 
 PASSWORD = "bench-password-1"
 
@@ -105,37 +101,6 @@ async def sign_ins(url: str, anon: str, emails: list[str], clients: int, seconds
     }
 
 
-def start_server(admin_dsn: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`gptdesk serve` on the bench database, rate limits out of the way; waits for /health."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "GPTDESK_DATABASE_URL": admin_dsn,
-        "GPTDESK_JWT_SECRET": BENCH_SECRET,
-        "GPTDESK_DATA_DIR": str(data_dir),
-        "GPTDESK_PORT": str(port),
-        "GPTDESK_LOG_LEVEL": "warning",
-        "GPTDESK_RATE_LIMIT_TOKEN_IP": "1000000/minute",
-        "GPTDESK_RATE_LIMIT_SIGN_IN_EMAIL": "1000000/minute",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gptdesk", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(1200):
-        try:
-            if httpx.get(f"{url}/health").status_code == 200:
-                return server, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    server.kill()
-    raise SystemExit("the server did not become healthy")
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -146,7 +111,13 @@ async def main() -> None:
     async with bench_database() as db:
         data_dir = Path(tempfile.mkdtemp(prefix="gptdesk-bench-auth-", dir="/tmp"))
         await asyncio.to_thread(data_dir.chmod, 0o711)
-        server, url = await asyncio.to_thread(start_server, db.admin_dsn, data_dir)
+        server, url = await asyncio.to_thread(
+            start_server,
+            db.admin_dsn,
+            data_dir,
+            rate_limit_token_ip="1000000/minute",
+            rate_limit_sign_in_email="1000000/minute",
+        )
         try:
             keys = project_keys(BENCH_SECRET)
             service = {

@@ -4,16 +4,21 @@ import asyncio
 import os
 import secrets
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import httpx
 
 from gptdesk.db.database import ensure_database, prepare
-from gptdesk.db.embedded import EmbeddedPostgres
+from gptdesk.db.embedded import EmbeddedPostgres, free_port
 from gptdesk.db.roles import authenticator_dsn
 
 BENCH_SECRET = "bench-secret-" + "b" * 40
@@ -63,3 +68,49 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
         return float("nan")
     index = min(len(sorted_values) - 1, round(fraction * (len(sorted_values) - 1)))
     return sorted_values[index]
+
+
+def start_server(
+    admin_dsn: str, data_dir: Path, **settings: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`gptdesk serve` on the bench database with extra GPTDESK_* `settings` (lower-case
+    names); waits for /health and gives (process, URL). Its output goes to
+    <data_dir>/server.out, whose end is shown if it does not start."""
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "GPTDESK_DATABASE_URL": admin_dsn,
+        "GPTDESK_JWT_SECRET": BENCH_SECRET,
+        "GPTDESK_DATA_DIR": str(data_dir),
+        "GPTDESK_PORT": str(port),
+        "GPTDESK_LOG_LEVEL": "warning",
+        **{f"GPTDESK_{name.upper()}": value for name, value in settings.items()},
+    }
+    output = data_dir / "server.out"
+    with output.open("wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gptdesk", "serve"], env=env, stdout=sink, stderr=sink
+        )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(1200):
+        if server.poll() is not None:
+            break
+        try:
+            if httpx.get(f"{url}/health").status_code == 200:
+                return server, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    stop_server(server)
+    raise SystemExit("the server did not become healthy:\n" + output.read_text()[-2000:])
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """Stop a server started by start_server (SIGTERM, then kill after a minute)."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()

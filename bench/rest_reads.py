@@ -37,9 +37,7 @@ import json
 import os
 import resource
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -53,11 +51,17 @@ import asyncpg
 import httpx
 import uvloop
 
-from bench.common import BENCH_SECRET, BenchDatabase, bench_database, percentile
+from bench.common import (
+    BENCH_SECRET,
+    BenchDatabase,
+    bench_database,
+    percentile,
+    start_server,
+    stop_server,
+)
 from bench.scope_throughput import load
 from gptdesk.auth.keys import project_keys
 from gptdesk.auth.tokens import mint_access_token, verify
-from gptdesk.db.embedded import free_port
 from gptdesk.db.pool import create_pool
 from gptdesk.db.scope import RequestInfo, Scope
 from gptdesk.rest.prepare import RestRequest, prepare
@@ -231,49 +235,6 @@ async def targets(db: BenchDatabase, signed_in: list[Member]) -> dict[str, list[
         return found
     finally:
         await conn.close()
-
-
-def start_server(
-    admin_dsn: str, data_dir: Path, workers: int
-) -> tuple[subprocess.Popen[bytes], str]:
-    """`gptdesk serve` with `workers` uvicorn workers on the bench database; waits for /health."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "GPTDESK_DATABASE_URL": admin_dsn,
-        "GPTDESK_JWT_SECRET": BENCH_SECRET,
-        "GPTDESK_DATA_DIR": str(data_dir),
-        "GPTDESK_PORT": str(port),
-        "GPTDESK_LOG_LEVEL": "warning",
-        "GPTDESK_WORKERS": str(workers),
-    }
-    output = data_dir / "server.out"
-    with output.open("wb") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gptdesk", "serve"], env=env, stdout=sink, stderr=sink
-        )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(1200):
-        if server.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{url}/health").status_code == 200:
-                return server, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    stop_server(server)
-    raise SystemExit("the server did not become healthy:\n" + output.read_text()[-2000:])
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def _processes() -> dict[int, list[str]]:
@@ -539,7 +500,9 @@ async def main() -> None:
             for workers in (int(n) for n in args.workers.split(",")):
                 data_dir = scratch / f"server-{workers}"
                 data_dir.mkdir(mode=0o711)
-                server, url = await asyncio.to_thread(start_server, db.admin_dsn, data_dir, workers)
+                server, url = await asyncio.to_thread(
+                    start_server, db.admin_dsn, data_dir, workers=str(workers)
+                )
                 run = Run(server, url, workers, db.app_dsn, postmaster, script)
                 try:
                     check_answers(url, project_keys(BENCH_SECRET).anon_key, work, expected)
