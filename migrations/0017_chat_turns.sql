@@ -176,6 +176,8 @@ create index if not exists chat_turns_key_lookup
   on public.chat_turns (user_id, idempotency_key, created_at desc)
   where idempotency_key is not null;
 create index if not exists chat_turns_session on public.chat_turns (session_id);
+-- a user's sessions with one GPT (the OpenAI endpoint's API session is looked up so)
+create index if not exists chat_sessions_user_gpt on public.chat_sessions (user_id, gpt_id);
 create index if not exists chat_turns_pending on public.chat_turns (created_at)
   where status = 'pending';
 create index if not exists chat_turns_user_message on public.chat_turns (user_message_id);
@@ -204,9 +206,10 @@ create policy "Users can open turns in their sessions" on public.chat_turns
                                  where s.user_id = (select auth.uid()))
               and gpt_id is not distinct from (select s.gpt_id from public.chat_sessions s
                                                where s.id = chat_turns.session_id)
-              and user_message_id in (select m.id from public.chat_messages m
-                                      where m.session_id = chat_turns.session_id
-                                        and m.sender = 'user'));
+              and exists (select from public.chat_messages m
+                          where m.id = chat_turns.user_message_id
+                            and m.session_id = chat_turns.session_id
+                            and m.sender = 'user'));
 
 drop policy if exists "Users can delete their turns" on public.chat_turns;
 create policy "Users can delete their turns" on public.chat_turns
@@ -354,7 +357,7 @@ begin
                                  g.status, g.approval_status);
   end if;
   select s.id into session from public.chat_sessions s
-   where s.user_id = auth.uid() and s.gpt_id = g.id and s.status = 'active'
+   where s.user_id = (select auth.uid()) and s.gpt_id = g.id and s.status = 'active'
      and s.context ->> 'source' = 'openai-api'
    order by s.created_at
    limit 1;

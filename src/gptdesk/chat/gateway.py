@@ -178,6 +178,7 @@ class ChatGateway:
     ) -> Opened | Replay:
         """Store `content` as the next question of the caller's session, or the replay."""
         fingerprint = request_hash("session", session_id, content)
+        await self.registry.refresh()  # never while holding the turn's connection
         async with self.scope.as_claims(claims, request=request) as conn:
             try:
                 opened = await conn.fetchval(
@@ -187,7 +188,7 @@ class ChatGateway:
                 raise _api_error(error) from None
             if "replay" in opened:
                 return Replay(opened["replay"])
-            route = await self._route(opened["gpt"]["model"])
+            route = self._route(opened["gpt"]["model"])
             history = [
                 Message("assistant" if m["sender"] == "gpt" else "user", m["content"])
                 for m in opened["history"]
@@ -210,6 +211,7 @@ class ChatGateway:
         """Store the last user message of an OpenAI-style request in the caller's API
         session with the GPT; the conversation is the client's."""
         question = messages[-1].content
+        await self.registry.refresh()  # never while holding the turn's connection
         async with self.scope.as_claims(claims, request=request) as conn:
             try:
                 opened = await conn.fetchval(
@@ -219,15 +221,15 @@ class ChatGateway:
                 raise _api_error(error) from None
             if "replay" in opened:
                 return Replay(opened["replay"])
-            route = await self._route(opened["gpt"]["model"])
+            route = self._route(opened["gpt"]["model"])
             completion = _completion(
                 opened, question, messages[:-1],
                 temperature=temperature, max_tokens=max_tokens,
             )  # fmt: skip
         return self._opened(opened, route, completion, claims, request)
 
-    async def _route(self, model: str) -> Route:
-        route = await self.registry.route(model)
+    def _route(self, model: str) -> Route:
+        route = self.registry.cached_route(model)
         if route is None:
             raise ApiError(503, "no_provider", f"No model provider serves {model!r}")
         if route.provider.key_error:

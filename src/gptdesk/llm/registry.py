@@ -82,12 +82,22 @@ class ProviderRegistry:
         """Forget the loaded providers: the next request reads them again."""
         self._loaded_at = -float("inf")
 
-    async def route(self, model: str) -> Route | None:
-        """Where `model` goes now, or None when nothing serves it."""
+    async def refresh(self) -> None:
+        """Reload the providers if they are older than `ttl`. The reload takes a pooled
+        connection of its own: call it before opening a transaction, never inside one (a
+        full pool of turns each waiting for a second connection would wait forever)."""
         if time.monotonic() - self._loaded_at > self.ttl:
             async with self._lock:
                 if time.monotonic() - self._loaded_at > self.ttl:
                     await self._load()
+
+    async def route(self, model: str) -> Route | None:
+        """Where `model` goes now, or None when nothing serves it."""
+        await self.refresh()
+        return self.cached_route(model)
+
+    def cached_route(self, model: str) -> Route | None:
+        """Where `model` goes by the providers last loaded (no I/O)."""
         return choose(self._configs, model, environment=self.environment, fallback=self.fallback)
 
     def client(self, config: ProviderConfig) -> Provider:
