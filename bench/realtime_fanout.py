@@ -54,8 +54,8 @@ async def load_users(admin_dsn: str, teams: int, users: int) -> tuple[list[uuid.
             email = f"rt{n}-{user_id.hex[:6]}@bench.example"
             await conn.execute(
                 "insert into auth.users (id, aud, role, email, raw_app_meta_data) "
-                "values ($1, 'authenticated', 'authenticated', $2, $3)",
-                user_id, email, {"team_id": str(team)},
+                "values ($1, 'authenticated', 'authenticated', $2, $3::jsonb)",
+                user_id, email, orjson.dumps({"team_id": str(team)}).decode(),
             )  # fmt: skip
             session = uuid.uuid4()
             await conn.execute(

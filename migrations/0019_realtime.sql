@@ -87,6 +87,20 @@ $$;
 revoke execute on function realtime.publish_change() from public, anon, authenticated, service_role;
 
 -- Publishes (or with unpublish, stops publishing) a table's changes.
+create or replace function realtime.checker_name(relation regclass)
+returns text
+language sql
+stable
+set search_path = ''
+as $$
+  select 'visible_' || n.nspname || '_' || c.relname
+    from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+   where c.oid = checker_name.relation
+$$;
+
+-- Publishes a table's changes: the capture trigger, and the table's visibility checker —
+-- a function with the check as static SQL, so PL/pgSQL keeps its plan from one subscriber
+-- to the next (for subscribers of one role it is planned once, not once per subscriber).
 create or replace function realtime.publish(relation regclass)
 returns void
 language plpgsql
@@ -94,11 +108,16 @@ set search_path = ''
 as $$
 declare
   key_columns text;
+  condition text;
+  checker text := realtime.checker_name(publish.relation);
 begin
   -- the key's column names travel as trigger arguments: no catalog lookup per row change
   select coalesce(pg_catalog.string_agg(pg_catalog.quote_literal(a.attname), ', '
-                                        order by k.n), '')
-    into key_columns
+                                        order by k.n), ''),
+         pg_catalog.string_agg(pg_catalog.format('t.%I = (k.value ->> %L)::%s', a.attname,
+                               a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)),
+                               ' and ' order by k.n)
+    into key_columns, condition
     from pg_catalog.pg_index i
     cross join lateral pg_catalog.unnest(i.indkey) with ordinality as k(attnum, n)
     join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
@@ -106,6 +125,39 @@ begin
   execute pg_catalog.format(
     'create or replace trigger gptdesk_realtime after insert or update or delete on %s '
     'for each row execute function realtime.publish_change(%s)', publish.relation, key_columns);
+  if condition is not null then
+    execute pg_catalog.format($f$
+      create or replace function realtime.%I(keys jsonb, claims jsonb)
+      returns table (claims_index integer, key_index integer)
+      language plpgsql volatile set search_path = ''
+      as $body$
+      declare
+        one_claims jsonb;
+        i integer := 0;
+        role_name text;
+      begin
+        for one_claims in select value from pg_catalog.jsonb_array_elements(claims) loop
+          role_name := coalesce(one_claims ->> 'role', 'anon');
+          if role_name in ('anon', 'authenticated', 'service_role') then
+            perform pg_catalog.set_config('role', role_name, true);
+            perform pg_catalog.set_config('request.jwt.claims', one_claims::text, true);
+            return query
+              select i, (k.ordinality - 1)::integer
+                from pg_catalog.jsonb_array_elements(keys) with ordinality as k(value, ordinality)
+               where exists (select from %s t where %s);
+            perform pg_catalog.set_config('role', 'none', true);
+          end if;
+          i := i + 1;
+        end loop;
+        perform pg_catalog.set_config('request.jwt.claims', '', true);
+      end
+      $body$ $f$, checker, publish.relation, condition);
+    execute pg_catalog.format(
+      'revoke execute on function realtime.%I(jsonb, jsonb) from public, anon, authenticated, '
+      'service_role', checker);
+    execute pg_catalog.format(
+      'grant execute on function realtime.%I(jsonb, jsonb) to authenticator', checker);
+  end if;
   insert into realtime.published_tables (relation) values (publish.relation)
   on conflict do nothing;
 end
@@ -118,12 +170,14 @@ set search_path = ''
 as $$
 begin
   execute pg_catalog.format('drop trigger if exists gptdesk_realtime on %s', unpublish.relation);
+  execute pg_catalog.format('drop function if exists realtime.%I(jsonb, jsonb)',
+                            realtime.checker_name(unpublish.relation));
   delete from realtime.published_tables p where p.relation = unpublish.relation;
 end
 $$;
 
-revoke execute on function realtime.publish(regclass), realtime.unpublish(regclass)
-  from public, anon, authenticated, service_role;
+revoke execute on function realtime.publish(regclass), realtime.unpublish(regclass),
+  realtime.checker_name(regclass) from public, anon, authenticated, service_role;
 
 select realtime.publish('public.chat_messages');
 select realtime.publish('public.gpts');
@@ -139,45 +193,15 @@ language plpgsql
 volatile
 set search_path = ''
 as $$
-declare
-  pk_columns text[];
-  key_type text;
-  condition text;
-  one_claims jsonb;
-  i integer := 0;
-  role_name text;
 begin
-  select pg_catalog.array_agg(a.attname::text order by k.n),
-         pg_catalog.string_agg(pg_catalog.format('t.%I = (k.value ->> %L)::%s', a.attname,
-                               a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)),
-                               ' and ' order by k.n)
-    into pk_columns, condition
-    from pg_catalog.pg_index ix
-    cross join lateral pg_catalog.unnest(ix.indkey) with ordinality as k(attnum, n)
-    join pg_catalog.pg_attribute a on a.attrelid = ix.indrelid and a.attnum = k.attnum
-   where ix.indrelid = visible_rows.relation and ix.indisprimary;
-  if pk_columns is null then
-    return;
+  if not exists (select from pg_catalog.pg_proc f
+                  where f.pronamespace = 'realtime'::regnamespace
+                    and f.proname = realtime.checker_name(visible_rows.relation)) then
+    return;  -- not published, or no primary key: nothing can be checked, nothing is sent
   end if;
-  for one_claims in select value from pg_catalog.jsonb_array_elements(visible_rows.claims)
-  loop
-    role_name := coalesce(one_claims ->> 'role', 'anon');
-    if role_name not in ('anon', 'authenticated', 'service_role') then
-      i := i + 1;
-      continue;
-    end if;
-    perform pg_catalog.set_config('role', role_name, true);
-    perform pg_catalog.set_config('request.jwt.claims', one_claims::text, true);
-    return query execute pg_catalog.format(
-      'select %s::integer, (k.ordinality - 1)::integer
-         from pg_catalog.jsonb_array_elements($1) with ordinality as k(value, ordinality)
-        where exists (select from %s t where %s)',
-      i, visible_rows.relation, condition)
-      using visible_rows.keys;
-    perform pg_catalog.set_config('role', 'none', true);
-    i := i + 1;
-  end loop;
-  perform pg_catalog.set_config('request.jwt.claims', '', true);
+  return query execute pg_catalog.format('select * from realtime.%I($1, $2)',
+                                         realtime.checker_name(visible_rows.relation))
+    using visible_rows.keys, visible_rows.claims;
 end
 $$;
 
@@ -187,7 +211,8 @@ revoke execute on function realtime.visible_rows(regclass, jsonb, jsonb)
 -- The server's pool login reads large changes and runs the visibility check.
 grant usage on schema realtime to authenticator;
 grant select on realtime.large_changes to authenticator;
-grant execute on function realtime.visible_rows(regclass, jsonb, jsonb) to authenticator;
+grant execute on function realtime.visible_rows(regclass, jsonb, jsonb),
+  realtime.checker_name(regclass) to authenticator;
 
 -- For DELETE the row is gone, so visible_rows cannot find it. Supabase then sends the key
 -- to every subscriber of the table, whatever its policies (a leak of which rows another
