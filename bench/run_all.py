@@ -10,6 +10,9 @@ BENCHMARKS = [
     "bench.rls_helpers",
     "bench.rest_reads",
     "bench.chat_search",
+    "bench.chat_gateway",
+    "bench.storage_transfer",
+    "bench.realtime_fanout",
 ]
 
 
