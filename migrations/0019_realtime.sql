@@ -210,6 +210,7 @@ revoke execute on function realtime.visible_rows(regclass, jsonb, jsonb)
 
 -- The server's pool login reads large changes and runs the visibility check.
 grant usage on schema realtime to authenticator;
+grant select on realtime.published_tables to authenticator;
 grant select on realtime.large_changes to authenticator;
 grant execute on function realtime.visible_rows(regclass, jsonb, jsonb),
   realtime.checker_name(regclass) to authenticator;

@@ -214,3 +214,28 @@ async def test_an_access_token_that_is_not_a_string_is_ignored(world: World) -> 
         await socket.push("realtime:rt-token-number", "access_token", token, join_ref=joined["ref"])
         reply = await socket.heartbeat()
     assert reply["payload"]["status"] == "ok"
+
+
+async def test_a_join_to_a_table_that_does_not_publish_gets_a_system_error(world: World) -> None:
+    unpublished = [{"event": "*", "schema": "public", "table": "documents"}]
+    async with phoenix_socket(world.server.url, world.server.anon_key) as socket:
+        reply = await socket.join("realtime:rt-unpublished", unpublished, world.tokens["user_a"])
+        system = await socket.expect(lambda f: f["event"] == "system")
+        assert (await socket.heartbeat())["payload"]["status"] == "ok"
+    assert reply["payload"]["status"] == "ok"
+    assert system["payload"]["status"] == "error"
+    assert "does not publish" in system["payload"]["message"]
+
+
+async def test_a_flood_from_one_client_is_refused_and_others_are_served(world: World) -> None:
+    async with (
+        phoenix_socket(world.server.url, world.server.anon_key) as flooder,
+        phoenix_socket(world.server.url, world.server.anon_key) as other,
+    ):
+        refs = [await flooder.push("phoenix", "heartbeat", {}) for _ in range(400)]
+        replies = [await flooder.reply("phoenix", ref) for ref in refs]
+        assert (await other.heartbeat())["payload"]["status"] == "ok"
+    refused = [r for r in replies if r["payload"]["status"] == "error"]
+    assert refused, "400 frames at once must exceed the per-connection limit"
+    assert all("ClientRateLimitReached" in r["payload"]["response"]["reason"] for r in refused)
+    assert replies[0]["payload"]["status"] == "ok"

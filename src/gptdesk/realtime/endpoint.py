@@ -27,6 +27,9 @@ from gptdesk.realtime.protocol import VERSIONS, Frame, FrameError, decode, reply
 
 log = structlog.get_logger("gptdesk.realtime")
 MAX_CHANNELS = 100
+# Frames a client may send: RATE a second on average, BURST at once; beyond, refused.
+RATE = 100.0
+BURST = 200
 
 
 class Session:
@@ -41,6 +44,8 @@ class Session:
         self.outbox = Outbox(vsn)
         self.vsn = vsn
         self.channels: dict[str, Channel] = {}
+        self._tokens = float(BURST)
+        self._refilled = time.monotonic()
 
     async def run(self) -> None:
         """Read frames until the socket closes; a writer task sends the outbox."""
@@ -83,7 +88,23 @@ class Session:
 
     # ---- frames ------------------------------------------------------------------------------
 
+    def _allowed(self) -> bool:
+        """A token bucket per socket: RATE frames a second, BURST at once."""
+        now = time.monotonic()
+        self._tokens = min(BURST, self._tokens + (now - self._refilled) * RATE)
+        self._refilled = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
     async def _handle(self, frame: Frame) -> None:
+        if not self._allowed():
+            if frame.ref is not None:
+                self.outbox.push(
+                    reply(frame, "error", {"reason": "ClientRateLimitReached: Too many messages"})
+                )
+            return
         if frame.topic == "phoenix":
             if frame.event == "heartbeat":
                 self.outbox.push(reply(frame, "ok", {}))
@@ -198,6 +219,12 @@ class Session:
                 continue
             if filter_text and not table:
                 problems.append("Error parsing `filter` params: a filter needs a table")
+                continue
+            if not await self.hub.published(schema, str(table) if table else None):
+                problems.append(
+                    "Unable to subscribe to changes with given parameters: "
+                    f"{schema}.{table or '*'} does not publish its changes"
+                )
                 continue
             channel.bindings.append(
                 Binding(

@@ -131,6 +131,18 @@ class Hub:
         if channel.tracked:
             await self.untrack(channel)
 
+    async def published(self, schema: str, table: str | None) -> bool:
+        """Whether the table (any table of the schema, when None) publishes its changes."""
+        async with self.pool.acquire() as conn:
+            found: bool = await conn.fetchval(
+                "select exists (select from realtime.published_tables p"
+                " join pg_catalog.pg_class c on c.oid = p.relation"
+                " join pg_catalog.pg_namespace n on n.oid = c.relnamespace"
+                " where n.nspname = $1 and ($2::text is null or c.relname = $2))",
+                schema, table,
+            )  # fmt: skip
+        return found
+
     async def columns(self, relation: str) -> list[dict[str, str]]:
         """The columns of a table (cached per worker)."""
         found = self._columns.get(relation)
