@@ -41,6 +41,7 @@ from gptdesk.realtime.endpoint import websocket_endpoint
 from gptdesk.realtime.hub import Hub
 from gptdesk.rest import routes as rest_routes
 from gptdesk.rest.reloader import SchemaCacheHolder
+from gptdesk.storage import bucket_routes
 from gptdesk.storage import errors as storage_errors
 from gptdesk.storage import routes as storage_routes
 from gptdesk.storage.backends import create_store
@@ -220,6 +221,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chat_routes.router)
     app.include_router(openai_routes.router)
     app.include_router(provider_routes.router)
+    app.include_router(bucket_routes.router)
     app.include_router(storage_routes.router)
     app.include_router(document_routes.router)
     app.include_router(realtime_routes.router)
