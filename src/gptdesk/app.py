@@ -11,6 +11,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from gptdesk import __version__, api, health
+from gptdesk.analytics import routes as analytics_routes
+from gptdesk.audit import routes as audit_routes
 from gptdesk.auth import admin_routes, mfa_routes, recovery_routes
 from gptdesk.auth import routes as auth_routes
 from gptdesk.auth.admin import AdminService
@@ -225,6 +227,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(storage_routes.router)
     app.include_router(document_routes.router)
     app.include_router(realtime_routes.router)
+    app.include_router(audit_routes.router)
+    app.include_router(analytics_routes.router)
+    app.include_router(analytics_routes.gpt_router)
     app.add_api_websocket_route("/realtime/v1/websocket", websocket_endpoint)
     app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
     app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]

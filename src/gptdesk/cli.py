@@ -1,14 +1,18 @@
-"""The `gptdesk` command: serve, migrate, keys."""
+"""The `gptdesk` command: serve, migrate, user, keys, audit."""
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import asyncpg
 import typer
 from pydantic import SecretStr, ValidationError
 
 from gptdesk.app import auth_config
+from gptdesk.audit import commands as audit_commands
+from gptdesk.audit.export import FORMATS, FilterError, parse_filters, parse_time
 from gptdesk.auth.admin import AdminService
 from gptdesk.auth.errors import AuthError
 from gptdesk.auth.keys import project_keys
@@ -198,3 +202,79 @@ def keys(
     else:
         for name, value in info.items():
             typer.echo(f"{name:17} {value}")
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="Verify, export and purge the audit trail.")
+app.add_typer(audit_app, name="audit")
+
+
+def _owner_dsn_run(settings: Settings, work: Any) -> Any:
+    folder = DataDir(settings.data_dir)
+    try:
+        folder.prepare()
+        with database_for_tools(settings.database_url, folder, settings.embedded_pg_port) as dsn:
+            return asyncio.run(work(dsn))
+    except EXPECTED_ERRORS as exc:
+        fail(str(exc))
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDirOption = None) -> None:
+    """Recompute the hash chain; name every row edited, deleted, inserted or moved (exit 1)."""
+    settings = load_settings(data_dir=data_dir)
+    if not _owner_dsn_run(settings, audit_commands.run_verify):
+        raise typer.Exit(1)
+
+
+@audit_app.command("export")
+def audit_export(
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
+    since: Annotated[str | None, typer.Option(help="From this ISO date/time")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this ISO date/time")] = None,
+    action: Annotated[str | None, typer.Option(help="gpt.approved, or a prefix gpt.*")] = None,
+    resource_type: Annotated[str | None, typer.Option(help="gpt, user, storage_object…")] = None,
+    resource_id: Annotated[str | None, typer.Option(help="A resource's uuid")] = None,
+    team_id: Annotated[str | None, typer.Option(help="A team's uuid")] = None,
+    user_id: Annotated[str | None, typer.Option(help="The actor's uuid")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Write audit rows, in chain order, to standard output."""
+    if fmt not in FORMATS:
+        fail("--format must be jsonl or csv")
+    given = {
+        "since": since,
+        "until": until,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "team_id": team_id,
+        "user_id": user_id,
+    }
+    try:
+        filters = parse_filters({k: v for k, v in given.items() if v})
+    except FilterError as exc:
+        fail(str(exc))
+    settings = load_settings(data_dir=data_dir)
+    out = sys.stdout.buffer
+    _owner_dsn_run(settings, lambda dsn: audit_commands.run_export(dsn, filters, fmt, out))
+
+
+@audit_app.command("purge")
+def audit_purge(
+    before: Annotated[str, typer.Option(help="Remove rows older than this ISO date/time")],
+    justification: Annotated[str, typer.Option(help="Why (recorded in the audit trail)")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Remove old rows from the start of the chain; the purge itself is audited."""
+    try:
+        cutoff = parse_time("--before", before)
+    except FilterError as exc:
+        fail(str(exc))
+    settings = load_settings(data_dir=data_dir)
+    try:
+        removed = _owner_dsn_run(
+            settings, lambda dsn: audit_commands.run_purge(dsn, cutoff, justification)
+        )
+    except asyncpg.PostgresError as exc:
+        fail(exc.args[0] if exc.args else str(exc))
+    typer.echo(f"removed {removed} audit row(s) older than {cutoff.isoformat()}")

@@ -27,6 +27,7 @@ AUTHENTICATED_CALLS = {
     "usage_cost",
     "rate_gpt",
     "set_provider_key",
+    "purge_audit_logs",
 }
 SPOOFED_HEADERS = {
     "x-forwarded-for": "203.0.113.66, 10.0.0.1",

@@ -1,0 +1,995 @@
+-- 0022_analytics_budgets: daily usage rollups kept incrementally from usage_analytics, and
+-- monthly budgets per team and per GPT with alert thresholds.
+--
+-- Rollups: three tables, one per question dashboards ask — a team's totals per day, each GPT
+-- and model per day, each user per day — each row holding requests, failures, unpriced
+-- requests, prompt and completion tokens, cost, the sum of response times and a fixed
+-- response-time histogram (for p95 without the raw rows). A statement-level trigger with
+-- transition tables adds a statement's inserted rows (one upsert per rollup, whatever the
+-- row count) and takes deleted rows out, so the rollups always equal the raw sums; days are
+-- UTC days of created_at. Reading: the row's user, the admins of its team and super admins,
+-- as for usage_analytics itself (team and GPT totals: admins and super admins only).
+--
+-- Budgets: `budgets` holds a monthly limit for a team (gpt_id null) or one of its GPTs, the
+-- alert thresholds in percent, an optional webhook and whether to stop chats at 100 %.
+-- After usage is recorded, analytics.check_budgets compares the month's spend (from the
+-- rollups) with each threshold; a threshold reached adds one `budget_alerts` row per budget,
+-- period and threshold (so it fires once per month), an audit row, and through realtime
+-- (budget_alerts is published, and RLS lets only the team's admins and super admins read it)
+-- reaches the team's admins; the server delivers the webhook. The hard stop is enforced by
+-- gateway.open_turn before a provider is called (0023).
+set local lock_timeout = '5s';
+
+create schema if not exists analytics;
+revoke all on schema analytics from public;
+grant usage on schema analytics to authenticated, service_role;
+
+-- The response-time histogram's buckets: h00 holds answers up to 50 ms, h01 up to 100 ms
+-- and so on to h18 (up to 120000 ms); h19 holds slower ones. Upper bounds, in ms:
+-- 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 7500, 10000, 15000, 20000, 30000, 60000, 120000. gptdesk.analytics.percentiles reads them the same way.
+create or replace function analytics.response_bucket(ms integer)
+returns integer
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+  select pg_catalog.width_bucket(ms, array[51, 101, 201, 301, 501, 751, 1001, 1501, 2001, 3001, 4001, 5001, 7501, 10001, 15001, 20001, 30001, 60001, 120001]::integer[])
+$$;
+
+-- A team's usage per day (all its users, GPTs and models).
+create table if not exists public.usage_daily_teams (
+    day date not null,
+    team_id uuid,
+
+    requests integer not null default 0,
+    failed_requests integer not null default 0,
+    unpriced_requests integer not null default 0,
+    prompt_tokens bigint not null default 0,
+    completion_tokens bigint not null default 0,
+    cost numeric(20, 8) not null default 0,
+    response_ms_sum bigint not null default 0,
+    h00 integer not null default 0,
+    h01 integer not null default 0,
+    h02 integer not null default 0,
+    h03 integer not null default 0,
+    h04 integer not null default 0,
+    h05 integer not null default 0,
+    h06 integer not null default 0,
+    h07 integer not null default 0,
+    h08 integer not null default 0,
+    h09 integer not null default 0,
+    h10 integer not null default 0,
+    h11 integer not null default 0,
+    h12 integer not null default 0,
+    h13 integer not null default 0,
+    h14 integer not null default 0,
+    h15 integer not null default 0,
+    h16 integer not null default 0,
+    h17 integer not null default 0,
+    h18 integer not null default 0,
+    h19 integer not null default 0,
+    unique nulls not distinct (day, team_id)
+);
+alter table public.usage_daily_teams enable row level security;
+revoke all on public.usage_daily_teams from anon;
+revoke insert, update, delete, truncate on public.usage_daily_teams from authenticated, service_role;
+
+-- Usage per day of each GPT and model in a team (a GPT's rows carry its team: the user's).
+create table if not exists public.usage_daily_gpts (
+    day date not null,
+    team_id uuid,
+    gpt_id uuid,
+    model text,
+
+    requests integer not null default 0,
+    failed_requests integer not null default 0,
+    unpriced_requests integer not null default 0,
+    prompt_tokens bigint not null default 0,
+    completion_tokens bigint not null default 0,
+    cost numeric(20, 8) not null default 0,
+    response_ms_sum bigint not null default 0,
+    h00 integer not null default 0,
+    h01 integer not null default 0,
+    h02 integer not null default 0,
+    h03 integer not null default 0,
+    h04 integer not null default 0,
+    h05 integer not null default 0,
+    h06 integer not null default 0,
+    h07 integer not null default 0,
+    h08 integer not null default 0,
+    h09 integer not null default 0,
+    h10 integer not null default 0,
+    h11 integer not null default 0,
+    h12 integer not null default 0,
+    h13 integer not null default 0,
+    h14 integer not null default 0,
+    h15 integer not null default 0,
+    h16 integer not null default 0,
+    h17 integer not null default 0,
+    h18 integer not null default 0,
+    h19 integer not null default 0,
+    unique nulls not distinct (day, team_id, gpt_id, model)
+);
+alter table public.usage_daily_gpts enable row level security;
+revoke all on public.usage_daily_gpts from anon;
+revoke insert, update, delete, truncate on public.usage_daily_gpts from authenticated, service_role;
+
+-- Each user's usage per day (active users are counted here).
+create table if not exists public.usage_daily_users (
+    day date not null,
+    team_id uuid,
+    user_id uuid,
+
+    requests integer not null default 0,
+    failed_requests integer not null default 0,
+    unpriced_requests integer not null default 0,
+    prompt_tokens bigint not null default 0,
+    completion_tokens bigint not null default 0,
+    cost numeric(20, 8) not null default 0,
+    response_ms_sum bigint not null default 0,
+    h00 integer not null default 0,
+    h01 integer not null default 0,
+    h02 integer not null default 0,
+    h03 integer not null default 0,
+    h04 integer not null default 0,
+    h05 integer not null default 0,
+    h06 integer not null default 0,
+    h07 integer not null default 0,
+    h08 integer not null default 0,
+    h09 integer not null default 0,
+    h10 integer not null default 0,
+    h11 integer not null default 0,
+    h12 integer not null default 0,
+    h13 integer not null default 0,
+    h14 integer not null default 0,
+    h15 integer not null default 0,
+    h16 integer not null default 0,
+    h17 integer not null default 0,
+    h18 integer not null default 0,
+    h19 integer not null default 0,
+    unique nulls not distinct (day, team_id, user_id)
+);
+alter table public.usage_daily_users enable row level security;
+revoke all on public.usage_daily_users from anon;
+revoke insert, update, delete, truncate on public.usage_daily_users from authenticated, service_role;
+
+create index if not exists usage_daily_teams_team on public.usage_daily_teams (team_id, day);
+create index if not exists usage_daily_gpts_gpt on public.usage_daily_gpts (gpt_id, day);
+create index if not exists usage_daily_gpts_team on public.usage_daily_gpts (team_id, day);
+create index if not exists usage_daily_users_user on public.usage_daily_users (user_id, day);
+create index if not exists usage_daily_users_team on public.usage_daily_users (team_id, day);
+
+drop policy if exists "Admins can view their team's daily usage" on public.usage_daily_teams;
+create policy "Admins can view their team's daily usage" on public.usage_daily_teams
+  for select to authenticated
+  using ((select public.is_admin_or_super(auth.uid()))
+         and team_id = (select public.get_user_team_id(auth.uid())));
+drop policy if exists "Super admins can view all daily usage" on public.usage_daily_teams;
+create policy "Super admins can view all daily usage" on public.usage_daily_teams
+  for select to authenticated
+  using ((select public.is_super_admin(auth.uid())));
+
+drop policy if exists "Admins can view their team's GPT usage" on public.usage_daily_gpts;
+create policy "Admins can view their team's GPT usage" on public.usage_daily_gpts
+  for select to authenticated
+  using ((select public.is_admin_or_super(auth.uid()))
+         and team_id = (select public.get_user_team_id(auth.uid())));
+drop policy if exists "Super admins can view all GPT usage" on public.usage_daily_gpts;
+create policy "Super admins can view all GPT usage" on public.usage_daily_gpts
+  for select to authenticated
+  using ((select public.is_super_admin(auth.uid())));
+
+drop policy if exists "Users can view their daily usage" on public.usage_daily_users;
+create policy "Users can view their daily usage" on public.usage_daily_users
+  for select to authenticated
+  using (user_id = (select auth.uid()));
+drop policy if exists "Admins can view their team's users' usage" on public.usage_daily_users;
+create policy "Admins can view their team's users' usage" on public.usage_daily_users
+  for select to authenticated
+  using ((select public.is_admin_or_super(auth.uid()))
+         and team_id = (select public.get_user_team_id(auth.uid())));
+drop policy if exists "Super admins can view all users' usage" on public.usage_daily_users;
+create policy "Super admins can view all users' usage" on public.usage_daily_users
+  for select to authenticated
+  using ((select public.is_super_admin(auth.uid())));
+
+-- A user's own usage by GPT and model comes from the raw rows (few per user, indexed);
+-- the newest first per user and GPT:
+create index if not exists idx_usage_analytics_user_gpt_created
+  on public.usage_analytics (user_id, gpt_id, created_at desc);
+
+-- ---------------------------------------------------------------------------------------
+-- Budgets.
+-- ---------------------------------------------------------------------------------------
+
+create table if not exists public.budgets (
+    id uuid primary key default gen_random_uuid(),
+    team_id uuid not null references public.teams (id) on delete cascade,
+    gpt_id uuid references public.gpts (id) on delete cascade,
+    monthly_limit numeric(14, 2) not null check (monthly_limit > 0),
+    currency char(3) not null default 'USD' check (currency ~ '^[A-Z]{3}$'),
+    thresholds integer[] not null default '{80,100}'
+      check (pg_catalog.cardinality(thresholds) between 1 and 10
+             and 0 < all (thresholds) and 1000 >= all (thresholds)
+             and array_position(thresholds, null) is null),
+    hard_stop boolean not null default false,
+    webhook_url text check (webhook_url ~ '^https?://[^\s]+$' and length(webhook_url) <= 2000),
+    created_by uuid default auth.uid(),
+    created_at timestamp with time zone not null default now(),
+    updated_at timestamp with time zone not null default now(),
+    unique nulls not distinct (team_id, gpt_id)
+);
+create index if not exists budgets_gpt on public.budgets (gpt_id) where gpt_id is not null;
+
+create table if not exists public.budget_alerts (
+    id uuid primary key default gen_random_uuid(),
+    budget_id uuid not null references public.budgets (id) on delete cascade,
+    team_id uuid not null references public.teams (id) on delete cascade,
+    gpt_id uuid references public.gpts (id) on delete cascade,
+    period date not null check (extract(day from period) = 1),
+    threshold integer not null,
+    spent numeric(20, 8) not null,
+    monthly_limit numeric(14, 2) not null,
+    currency char(3) not null,
+    webhook_status text not null default 'none'
+      check (webhook_status in ('none', 'pending', 'sending', 'sent', 'failed')),
+    webhook_attempts integer not null default 0,
+    webhook_error text,
+    created_at timestamp with time zone not null default now(),
+    unique (budget_id, period, threshold)
+);
+create index if not exists budget_alerts_team on public.budget_alerts (team_id, created_at desc);
+create index if not exists budget_alerts_webhook on public.budget_alerts (created_at)
+  where webhook_status in ('pending', 'sending');
+
+alter table public.budgets enable row level security;
+alter table public.budget_alerts enable row level security;
+revoke all on public.budgets, public.budget_alerts from anon;
+revoke truncate on public.budgets from authenticated, service_role;
+revoke insert, update, delete, truncate on public.budget_alerts from authenticated, service_role;
+
+drop policy if exists "Admins can view their team's budgets" on public.budgets;
+create policy "Admins can view their team's budgets" on public.budgets
+  for select to authenticated
+  using ((select public.is_admin_or_super(auth.uid()))
+         and team_id = (select public.get_user_team_id(auth.uid())));
+drop policy if exists "Super admins can view all budgets" on public.budgets;
+create policy "Super admins can view all budgets" on public.budgets
+  for select to authenticated
+  using ((select public.is_super_admin(auth.uid())));
+drop policy if exists "Admins can set their team's budgets" on public.budgets;
+create policy "Admins can set their team's budgets" on public.budgets
+  for all to authenticated
+  using ((select public.is_admin_or_super(auth.uid()))
+         and team_id = (select public.get_user_team_id(auth.uid())))
+  with check ((select public.is_admin_or_super(auth.uid()))
+              and team_id = (select public.get_user_team_id(auth.uid())));
+drop policy if exists "Super admins can set all budgets" on public.budgets;
+create policy "Super admins can set all budgets" on public.budgets
+  for all to authenticated
+  using ((select public.is_super_admin(auth.uid())))
+  with check ((select public.is_super_admin(auth.uid())));
+
+drop policy if exists "Admins can view their team's budget alerts" on public.budget_alerts;
+create policy "Admins can view their team's budget alerts" on public.budget_alerts
+  for select to authenticated
+  using ((select public.is_admin_or_super(auth.uid()))
+         and team_id = (select public.get_user_team_id(auth.uid())));
+drop policy if exists "Super admins can view all budget alerts" on public.budget_alerts;
+create policy "Super admins can view all budget alerts" on public.budget_alerts
+  for select to authenticated
+  using ((select public.is_super_admin(auth.uid())));
+
+-- A GPT's budget belongs to the GPT's team, whatever the request said; thresholds are kept
+-- sorted and without repeats.
+create or replace function public.normalize_budget()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if new.gpt_id is not null then
+    new.team_id := (select g.team_id from public.gpts g where g.id = new.gpt_id);
+    if new.team_id is null then
+      raise exception using errcode = '23514', message = 'a GPT budget needs a GPT in a team';
+    end if;
+  end if;
+  new.thresholds := array(select distinct t from pg_catalog.unnest(new.thresholds) t order by t);
+  return new;
+end
+$$;
+revoke execute on function public.normalize_budget() from public, anon, authenticated, service_role;
+create or replace trigger normalize_budget before insert or update on public.budgets
+  for each row execute function public.normalize_budget();
+create or replace trigger set_updated_at before update on public.budgets
+  for each row execute function public.set_updated_at();
+create or replace trigger audit_change after insert or update or delete on public.budgets
+  for each row execute function audit.record_change('budget');
+
+-- What a budget's scope spent in the month starting `period` (UTC), from the rollups.
+create or replace function analytics.month_spend(team uuid, gpt uuid, period date)
+returns numeric
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select case when gpt is null then
+      (select coalesce(sum(t.cost), 0) from public.usage_daily_teams t
+        where t.team_id = team and t.day >= period and t.day < (period + interval '1 month')::date)
+    else
+      (select coalesce(sum(g.cost), 0) from public.usage_daily_gpts g
+        where g.gpt_id = gpt and g.day >= period and g.day < (period + interval '1 month')::date)
+    end
+$$;
+
+-- Fires each threshold the month's spend has reached and that has not fired this month:
+-- an alert row (published to realtime; the webhook is queued when the budget has one) and
+-- an audit row `budget.threshold_reached`.
+create or replace function analytics.check_budgets(teams uuid[], gpts uuid[])
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  b public.budgets;
+  this_month date := pg_catalog.date_trunc('month', now() at time zone 'UTC')::date;
+  month_spent numeric;
+  level integer;
+  alert public.budget_alerts;
+begin
+  if pg_catalog.cardinality(teams) = 0 and pg_catalog.cardinality(gpts) = 0 then
+    return;
+  end if;
+  for b in select * from public.budgets x
+            where (x.gpt_id is null and x.team_id = any (teams)) or x.gpt_id = any (gpts) loop
+    month_spent := analytics.month_spend(b.team_id, b.gpt_id, this_month);
+    foreach level in array b.thresholds loop
+      continue when month_spent < b.monthly_limit * level / 100.0;
+      insert into public.budget_alerts
+        (budget_id, team_id, gpt_id, period, threshold, spent, monthly_limit, currency,
+         webhook_status)
+      values (b.id, b.team_id, b.gpt_id, this_month, level, month_spent, b.monthly_limit,
+              b.currency,
+              case when b.webhook_url is null then 'none' else 'pending' end)
+      on conflict (budget_id, period, threshold) do nothing
+      returning * into alert;
+      continue when alert.id is null;
+      insert into public.audit_logs
+        (user_id, team_id, action, resource_type, resource_id, details, ip_address, user_agent)
+      values (null, b.team_id, 'budget.threshold_reached', 'budget', b.id,
+        pg_catalog.jsonb_build_object(
+          'alert_id', alert.id, 'gpt_id', b.gpt_id, 'period', this_month, 'threshold', level,
+          'spent', month_spent, 'monthly_limit', b.monthly_limit, 'currency', b.currency,
+          'hard_stop', b.hard_stop, 'triggered_by', auth.uid()),
+        public.request_client_ip(), public.request_user_agent());
+      if b.webhook_url is not null then
+        perform pg_catalog.pg_notify('gptdesk_budget_webhooks', alert.id::text);
+      end if;
+      alert := null;
+    end loop;
+  end loop;
+end
+$$;
+
+-- The hard-stop budget a chat in this team with this GPT would exceed, or null:
+-- {budget_id, scope: team|gpt, monthly_limit, spent, currency}. Read by gateway.open_turn.
+create or replace function analytics.budget_block(team uuid, gpt uuid)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select pg_catalog.jsonb_build_object(
+           'budget_id', b.id, 'scope', case when b.gpt_id is null then 'team' else 'gpt' end,
+           'monthly_limit', b.monthly_limit, 'spent', s.spent, 'currency', b.currency)
+    from public.budgets b,
+         lateral (select analytics.month_spend(
+                    b.team_id, b.gpt_id,
+                    pg_catalog.date_trunc('month', now() at time zone 'UTC')::date) as spent) s
+   where b.hard_stop
+     and ((b.gpt_id is null and b.team_id = team) or b.gpt_id = gpt)
+     and s.spent >= b.monthly_limit
+   order by b.gpt_id nulls first
+   limit 1
+$$;
+
+revoke execute on function analytics.month_spend(uuid, uuid, date),
+  analytics.check_budgets(uuid[], uuid[]) from public, anon, authenticated, service_role;
+revoke execute on function analytics.budget_block(uuid, uuid) from public, anon, service_role;
+grant execute on function analytics.budget_block(uuid, uuid) to authenticated;
+
+-- Adds inserted usage rows to the rollups, and takes deleted ones out (an update does both),
+-- one statement per rollup for a whole statement's rows; then checks the budgets of the
+-- teams and GPTs that were charged.
+create or replace function analytics.add_usage()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  insert into public.usage_daily_teams as t (day, team_id, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
+    select (r.created_at at time zone 'UTC')::date, r.team_id,
+           count(*),
+           count(*) filter (where coalesce(r.metrics ->> 'status', 'completed') <> 'completed'),
+           count(*) filter (where r.cost is null),
+           coalesce(sum((r.metrics ->> 'prompt_tokens')::bigint), 0),
+           coalesce(sum((r.metrics ->> 'completion_tokens')::bigint), 0),
+           coalesce(sum(r.cost), 0),
+           coalesce(sum(r.response_time_ms), 0),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 0),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 1),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 2),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 3),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 4),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 5),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 6),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 7),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 8),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 9),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 10),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 11),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 12),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 13),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 14),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 15),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 16),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 17),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 18),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 19)
+      from new_rows r
+     group by 1, 2
+  on conflict (day, team_id) do update
+      set requests = t.requests + excluded.requests,
+          failed_requests = t.failed_requests + excluded.failed_requests,
+          unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
+          prompt_tokens = t.prompt_tokens + excluded.prompt_tokens,
+          completion_tokens = t.completion_tokens + excluded.completion_tokens,
+          cost = t.cost + excluded.cost,
+          response_ms_sum = t.response_ms_sum + excluded.response_ms_sum,
+          h00 = t.h00 + excluded.h00,
+          h01 = t.h01 + excluded.h01,
+          h02 = t.h02 + excluded.h02,
+          h03 = t.h03 + excluded.h03,
+          h04 = t.h04 + excluded.h04,
+          h05 = t.h05 + excluded.h05,
+          h06 = t.h06 + excluded.h06,
+          h07 = t.h07 + excluded.h07,
+          h08 = t.h08 + excluded.h08,
+          h09 = t.h09 + excluded.h09,
+          h10 = t.h10 + excluded.h10,
+          h11 = t.h11 + excluded.h11,
+          h12 = t.h12 + excluded.h12,
+          h13 = t.h13 + excluded.h13,
+          h14 = t.h14 + excluded.h14,
+          h15 = t.h15 + excluded.h15,
+          h16 = t.h16 + excluded.h16,
+          h17 = t.h17 + excluded.h17,
+          h18 = t.h18 + excluded.h18,
+          h19 = t.h19 + excluded.h19;
+  insert into public.usage_daily_gpts as t (day, team_id, gpt_id, model, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
+    select (r.created_at at time zone 'UTC')::date, r.team_id, r.gpt_id, r.metrics ->> 'model',
+           count(*),
+           count(*) filter (where coalesce(r.metrics ->> 'status', 'completed') <> 'completed'),
+           count(*) filter (where r.cost is null),
+           coalesce(sum((r.metrics ->> 'prompt_tokens')::bigint), 0),
+           coalesce(sum((r.metrics ->> 'completion_tokens')::bigint), 0),
+           coalesce(sum(r.cost), 0),
+           coalesce(sum(r.response_time_ms), 0),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 0),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 1),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 2),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 3),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 4),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 5),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 6),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 7),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 8),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 9),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 10),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 11),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 12),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 13),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 14),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 15),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 16),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 17),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 18),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 19)
+      from new_rows r
+     group by 1, 2, 3, 4
+  on conflict (day, team_id, gpt_id, model) do update
+      set requests = t.requests + excluded.requests,
+          failed_requests = t.failed_requests + excluded.failed_requests,
+          unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
+          prompt_tokens = t.prompt_tokens + excluded.prompt_tokens,
+          completion_tokens = t.completion_tokens + excluded.completion_tokens,
+          cost = t.cost + excluded.cost,
+          response_ms_sum = t.response_ms_sum + excluded.response_ms_sum,
+          h00 = t.h00 + excluded.h00,
+          h01 = t.h01 + excluded.h01,
+          h02 = t.h02 + excluded.h02,
+          h03 = t.h03 + excluded.h03,
+          h04 = t.h04 + excluded.h04,
+          h05 = t.h05 + excluded.h05,
+          h06 = t.h06 + excluded.h06,
+          h07 = t.h07 + excluded.h07,
+          h08 = t.h08 + excluded.h08,
+          h09 = t.h09 + excluded.h09,
+          h10 = t.h10 + excluded.h10,
+          h11 = t.h11 + excluded.h11,
+          h12 = t.h12 + excluded.h12,
+          h13 = t.h13 + excluded.h13,
+          h14 = t.h14 + excluded.h14,
+          h15 = t.h15 + excluded.h15,
+          h16 = t.h16 + excluded.h16,
+          h17 = t.h17 + excluded.h17,
+          h18 = t.h18 + excluded.h18,
+          h19 = t.h19 + excluded.h19;
+  insert into public.usage_daily_users as t (day, team_id, user_id, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
+    select (r.created_at at time zone 'UTC')::date, r.team_id, r.user_id,
+           count(*),
+           count(*) filter (where coalesce(r.metrics ->> 'status', 'completed') <> 'completed'),
+           count(*) filter (where r.cost is null),
+           coalesce(sum((r.metrics ->> 'prompt_tokens')::bigint), 0),
+           coalesce(sum((r.metrics ->> 'completion_tokens')::bigint), 0),
+           coalesce(sum(r.cost), 0),
+           coalesce(sum(r.response_time_ms), 0),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 0),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 1),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 2),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 3),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 4),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 5),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 6),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 7),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 8),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 9),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 10),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 11),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 12),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 13),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 14),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 15),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 16),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 17),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 18),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 19)
+      from new_rows r
+     group by 1, 2, 3
+  on conflict (day, team_id, user_id) do update
+      set requests = t.requests + excluded.requests,
+          failed_requests = t.failed_requests + excluded.failed_requests,
+          unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
+          prompt_tokens = t.prompt_tokens + excluded.prompt_tokens,
+          completion_tokens = t.completion_tokens + excluded.completion_tokens,
+          cost = t.cost + excluded.cost,
+          response_ms_sum = t.response_ms_sum + excluded.response_ms_sum,
+          h00 = t.h00 + excluded.h00,
+          h01 = t.h01 + excluded.h01,
+          h02 = t.h02 + excluded.h02,
+          h03 = t.h03 + excluded.h03,
+          h04 = t.h04 + excluded.h04,
+          h05 = t.h05 + excluded.h05,
+          h06 = t.h06 + excluded.h06,
+          h07 = t.h07 + excluded.h07,
+          h08 = t.h08 + excluded.h08,
+          h09 = t.h09 + excluded.h09,
+          h10 = t.h10 + excluded.h10,
+          h11 = t.h11 + excluded.h11,
+          h12 = t.h12 + excluded.h12,
+          h13 = t.h13 + excluded.h13,
+          h14 = t.h14 + excluded.h14,
+          h15 = t.h15 + excluded.h15,
+          h16 = t.h16 + excluded.h16,
+          h17 = t.h17 + excluded.h17,
+          h18 = t.h18 + excluded.h18,
+          h19 = t.h19 + excluded.h19;
+  perform analytics.check_budgets(
+    array(select distinct r.team_id from new_rows r where r.team_id is not null and r.cost > 0),
+    array(select distinct r.gpt_id from new_rows r where r.gpt_id is not null and r.cost > 0));
+  return null;
+end
+$$;
+
+create or replace function analytics.remove_usage()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  insert into public.usage_daily_teams as t (day, team_id, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
+    select (r.created_at at time zone 'UTC')::date, r.team_id,
+           -count(*),
+           -count(*) filter (where coalesce(r.metrics ->> 'status', 'completed') <> 'completed'),
+           -count(*) filter (where r.cost is null),
+           -coalesce(sum((r.metrics ->> 'prompt_tokens')::bigint), 0),
+           -coalesce(sum((r.metrics ->> 'completion_tokens')::bigint), 0),
+           -coalesce(sum(r.cost), 0),
+           -coalesce(sum(r.response_time_ms), 0),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 0),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 1),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 2),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 3),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 4),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 5),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 6),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 7),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 8),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 9),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 10),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 11),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 12),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 13),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 14),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 15),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 16),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 17),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 18),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 19)
+      from old_rows r
+     group by 1, 2
+  on conflict (day, team_id) do update
+      set requests = t.requests + excluded.requests,
+          failed_requests = t.failed_requests + excluded.failed_requests,
+          unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
+          prompt_tokens = t.prompt_tokens + excluded.prompt_tokens,
+          completion_tokens = t.completion_tokens + excluded.completion_tokens,
+          cost = t.cost + excluded.cost,
+          response_ms_sum = t.response_ms_sum + excluded.response_ms_sum,
+          h00 = t.h00 + excluded.h00,
+          h01 = t.h01 + excluded.h01,
+          h02 = t.h02 + excluded.h02,
+          h03 = t.h03 + excluded.h03,
+          h04 = t.h04 + excluded.h04,
+          h05 = t.h05 + excluded.h05,
+          h06 = t.h06 + excluded.h06,
+          h07 = t.h07 + excluded.h07,
+          h08 = t.h08 + excluded.h08,
+          h09 = t.h09 + excluded.h09,
+          h10 = t.h10 + excluded.h10,
+          h11 = t.h11 + excluded.h11,
+          h12 = t.h12 + excluded.h12,
+          h13 = t.h13 + excluded.h13,
+          h14 = t.h14 + excluded.h14,
+          h15 = t.h15 + excluded.h15,
+          h16 = t.h16 + excluded.h16,
+          h17 = t.h17 + excluded.h17,
+          h18 = t.h18 + excluded.h18,
+          h19 = t.h19 + excluded.h19;
+  insert into public.usage_daily_gpts as t (day, team_id, gpt_id, model, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
+    select (r.created_at at time zone 'UTC')::date, r.team_id, r.gpt_id, r.metrics ->> 'model',
+           -count(*),
+           -count(*) filter (where coalesce(r.metrics ->> 'status', 'completed') <> 'completed'),
+           -count(*) filter (where r.cost is null),
+           -coalesce(sum((r.metrics ->> 'prompt_tokens')::bigint), 0),
+           -coalesce(sum((r.metrics ->> 'completion_tokens')::bigint), 0),
+           -coalesce(sum(r.cost), 0),
+           -coalesce(sum(r.response_time_ms), 0),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 0),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 1),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 2),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 3),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 4),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 5),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 6),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 7),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 8),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 9),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 10),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 11),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 12),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 13),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 14),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 15),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 16),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 17),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 18),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 19)
+      from old_rows r
+     group by 1, 2, 3, 4
+  on conflict (day, team_id, gpt_id, model) do update
+      set requests = t.requests + excluded.requests,
+          failed_requests = t.failed_requests + excluded.failed_requests,
+          unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
+          prompt_tokens = t.prompt_tokens + excluded.prompt_tokens,
+          completion_tokens = t.completion_tokens + excluded.completion_tokens,
+          cost = t.cost + excluded.cost,
+          response_ms_sum = t.response_ms_sum + excluded.response_ms_sum,
+          h00 = t.h00 + excluded.h00,
+          h01 = t.h01 + excluded.h01,
+          h02 = t.h02 + excluded.h02,
+          h03 = t.h03 + excluded.h03,
+          h04 = t.h04 + excluded.h04,
+          h05 = t.h05 + excluded.h05,
+          h06 = t.h06 + excluded.h06,
+          h07 = t.h07 + excluded.h07,
+          h08 = t.h08 + excluded.h08,
+          h09 = t.h09 + excluded.h09,
+          h10 = t.h10 + excluded.h10,
+          h11 = t.h11 + excluded.h11,
+          h12 = t.h12 + excluded.h12,
+          h13 = t.h13 + excluded.h13,
+          h14 = t.h14 + excluded.h14,
+          h15 = t.h15 + excluded.h15,
+          h16 = t.h16 + excluded.h16,
+          h17 = t.h17 + excluded.h17,
+          h18 = t.h18 + excluded.h18,
+          h19 = t.h19 + excluded.h19;
+  insert into public.usage_daily_users as t (day, team_id, user_id, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
+    select (r.created_at at time zone 'UTC')::date, r.team_id, r.user_id,
+           -count(*),
+           -count(*) filter (where coalesce(r.metrics ->> 'status', 'completed') <> 'completed'),
+           -count(*) filter (where r.cost is null),
+           -coalesce(sum((r.metrics ->> 'prompt_tokens')::bigint), 0),
+           -coalesce(sum((r.metrics ->> 'completion_tokens')::bigint), 0),
+           -coalesce(sum(r.cost), 0),
+           -coalesce(sum(r.response_time_ms), 0),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 0),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 1),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 2),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 3),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 4),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 5),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 6),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 7),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 8),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 9),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 10),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 11),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 12),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 13),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 14),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 15),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 16),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 17),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 18),
+           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 19)
+      from old_rows r
+     group by 1, 2, 3
+  on conflict (day, team_id, user_id) do update
+      set requests = t.requests + excluded.requests,
+          failed_requests = t.failed_requests + excluded.failed_requests,
+          unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
+          prompt_tokens = t.prompt_tokens + excluded.prompt_tokens,
+          completion_tokens = t.completion_tokens + excluded.completion_tokens,
+          cost = t.cost + excluded.cost,
+          response_ms_sum = t.response_ms_sum + excluded.response_ms_sum,
+          h00 = t.h00 + excluded.h00,
+          h01 = t.h01 + excluded.h01,
+          h02 = t.h02 + excluded.h02,
+          h03 = t.h03 + excluded.h03,
+          h04 = t.h04 + excluded.h04,
+          h05 = t.h05 + excluded.h05,
+          h06 = t.h06 + excluded.h06,
+          h07 = t.h07 + excluded.h07,
+          h08 = t.h08 + excluded.h08,
+          h09 = t.h09 + excluded.h09,
+          h10 = t.h10 + excluded.h10,
+          h11 = t.h11 + excluded.h11,
+          h12 = t.h12 + excluded.h12,
+          h13 = t.h13 + excluded.h13,
+          h14 = t.h14 + excluded.h14,
+          h15 = t.h15 + excluded.h15,
+          h16 = t.h16 + excluded.h16,
+          h17 = t.h17 + excluded.h17,
+          h18 = t.h18 + excluded.h18,
+          h19 = t.h19 + excluded.h19;
+  return null;
+end
+$$;
+
+revoke execute on function analytics.add_usage(), analytics.remove_usage()
+  from public, anon, authenticated, service_role;
+
+drop trigger if exists rollup_usage_insert on public.usage_analytics;
+create trigger rollup_usage_insert after insert on public.usage_analytics
+  referencing new table as new_rows
+  for each statement execute function analytics.add_usage();
+drop trigger if exists rollup_usage_delete on public.usage_analytics;
+create trigger rollup_usage_delete after delete on public.usage_analytics
+  referencing old table as old_rows
+  for each statement execute function analytics.remove_usage();
+drop trigger if exists rollup_usage_update_old on public.usage_analytics;
+create trigger rollup_usage_update_old after update on public.usage_analytics
+  referencing old table as old_rows
+  for each statement execute function analytics.remove_usage();
+drop trigger if exists rollup_usage_update_new on public.usage_analytics;
+create trigger rollup_usage_update_new after update on public.usage_analytics
+  referencing new table as new_rows
+  for each statement execute function analytics.add_usage();
+
+-- Build the rollups from the rows already recorded (again from scratch on a re-run).
+lock table public.usage_analytics in share mode;
+delete from public.usage_daily_teams;
+delete from public.usage_daily_gpts;
+delete from public.usage_daily_users;
+do $$
+begin
+  insert into public.usage_daily_teams as t (day, team_id, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
+    select (r.created_at at time zone 'UTC')::date, r.team_id,
+           count(*),
+           count(*) filter (where coalesce(r.metrics ->> 'status', 'completed') <> 'completed'),
+           count(*) filter (where r.cost is null),
+           coalesce(sum((r.metrics ->> 'prompt_tokens')::bigint), 0),
+           coalesce(sum((r.metrics ->> 'completion_tokens')::bigint), 0),
+           coalesce(sum(r.cost), 0),
+           coalesce(sum(r.response_time_ms), 0),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 0),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 1),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 2),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 3),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 4),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 5),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 6),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 7),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 8),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 9),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 10),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 11),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 12),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 13),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 14),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 15),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 16),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 17),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 18),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 19)
+      from public.usage_analytics r
+     group by 1, 2
+  on conflict (day, team_id) do update
+      set requests = t.requests + excluded.requests,
+          failed_requests = t.failed_requests + excluded.failed_requests,
+          unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
+          prompt_tokens = t.prompt_tokens + excluded.prompt_tokens,
+          completion_tokens = t.completion_tokens + excluded.completion_tokens,
+          cost = t.cost + excluded.cost,
+          response_ms_sum = t.response_ms_sum + excluded.response_ms_sum,
+          h00 = t.h00 + excluded.h00,
+          h01 = t.h01 + excluded.h01,
+          h02 = t.h02 + excluded.h02,
+          h03 = t.h03 + excluded.h03,
+          h04 = t.h04 + excluded.h04,
+          h05 = t.h05 + excluded.h05,
+          h06 = t.h06 + excluded.h06,
+          h07 = t.h07 + excluded.h07,
+          h08 = t.h08 + excluded.h08,
+          h09 = t.h09 + excluded.h09,
+          h10 = t.h10 + excluded.h10,
+          h11 = t.h11 + excluded.h11,
+          h12 = t.h12 + excluded.h12,
+          h13 = t.h13 + excluded.h13,
+          h14 = t.h14 + excluded.h14,
+          h15 = t.h15 + excluded.h15,
+          h16 = t.h16 + excluded.h16,
+          h17 = t.h17 + excluded.h17,
+          h18 = t.h18 + excluded.h18,
+          h19 = t.h19 + excluded.h19;
+  insert into public.usage_daily_gpts as t (day, team_id, gpt_id, model, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
+    select (r.created_at at time zone 'UTC')::date, r.team_id, r.gpt_id, r.metrics ->> 'model',
+           count(*),
+           count(*) filter (where coalesce(r.metrics ->> 'status', 'completed') <> 'completed'),
+           count(*) filter (where r.cost is null),
+           coalesce(sum((r.metrics ->> 'prompt_tokens')::bigint), 0),
+           coalesce(sum((r.metrics ->> 'completion_tokens')::bigint), 0),
+           coalesce(sum(r.cost), 0),
+           coalesce(sum(r.response_time_ms), 0),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 0),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 1),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 2),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 3),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 4),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 5),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 6),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 7),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 8),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 9),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 10),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 11),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 12),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 13),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 14),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 15),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 16),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 17),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 18),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 19)
+      from public.usage_analytics r
+     group by 1, 2, 3, 4
+  on conflict (day, team_id, gpt_id, model) do update
+      set requests = t.requests + excluded.requests,
+          failed_requests = t.failed_requests + excluded.failed_requests,
+          unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
+          prompt_tokens = t.prompt_tokens + excluded.prompt_tokens,
+          completion_tokens = t.completion_tokens + excluded.completion_tokens,
+          cost = t.cost + excluded.cost,
+          response_ms_sum = t.response_ms_sum + excluded.response_ms_sum,
+          h00 = t.h00 + excluded.h00,
+          h01 = t.h01 + excluded.h01,
+          h02 = t.h02 + excluded.h02,
+          h03 = t.h03 + excluded.h03,
+          h04 = t.h04 + excluded.h04,
+          h05 = t.h05 + excluded.h05,
+          h06 = t.h06 + excluded.h06,
+          h07 = t.h07 + excluded.h07,
+          h08 = t.h08 + excluded.h08,
+          h09 = t.h09 + excluded.h09,
+          h10 = t.h10 + excluded.h10,
+          h11 = t.h11 + excluded.h11,
+          h12 = t.h12 + excluded.h12,
+          h13 = t.h13 + excluded.h13,
+          h14 = t.h14 + excluded.h14,
+          h15 = t.h15 + excluded.h15,
+          h16 = t.h16 + excluded.h16,
+          h17 = t.h17 + excluded.h17,
+          h18 = t.h18 + excluded.h18,
+          h19 = t.h19 + excluded.h19;
+  insert into public.usage_daily_users as t (day, team_id, user_id, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
+    select (r.created_at at time zone 'UTC')::date, r.team_id, r.user_id,
+           count(*),
+           count(*) filter (where coalesce(r.metrics ->> 'status', 'completed') <> 'completed'),
+           count(*) filter (where r.cost is null),
+           coalesce(sum((r.metrics ->> 'prompt_tokens')::bigint), 0),
+           coalesce(sum((r.metrics ->> 'completion_tokens')::bigint), 0),
+           coalesce(sum(r.cost), 0),
+           coalesce(sum(r.response_time_ms), 0),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 0),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 1),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 2),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 3),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 4),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 5),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 6),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 7),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 8),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 9),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 10),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 11),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 12),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 13),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 14),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 15),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 16),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 17),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 18),
+           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 19)
+      from public.usage_analytics r
+     group by 1, 2, 3
+  on conflict (day, team_id, user_id) do update
+      set requests = t.requests + excluded.requests,
+          failed_requests = t.failed_requests + excluded.failed_requests,
+          unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
+          prompt_tokens = t.prompt_tokens + excluded.prompt_tokens,
+          completion_tokens = t.completion_tokens + excluded.completion_tokens,
+          cost = t.cost + excluded.cost,
+          response_ms_sum = t.response_ms_sum + excluded.response_ms_sum,
+          h00 = t.h00 + excluded.h00,
+          h01 = t.h01 + excluded.h01,
+          h02 = t.h02 + excluded.h02,
+          h03 = t.h03 + excluded.h03,
+          h04 = t.h04 + excluded.h04,
+          h05 = t.h05 + excluded.h05,
+          h06 = t.h06 + excluded.h06,
+          h07 = t.h07 + excluded.h07,
+          h08 = t.h08 + excluded.h08,
+          h09 = t.h09 + excluded.h09,
+          h10 = t.h10 + excluded.h10,
+          h11 = t.h11 + excluded.h11,
+          h12 = t.h12 + excluded.h12,
+          h13 = t.h13 + excluded.h13,
+          h14 = t.h14 + excluded.h14,
+          h15 = t.h15 + excluded.h15,
+          h16 = t.h16 + excluded.h16,
+          h17 = t.h17 + excluded.h17,
+          h18 = t.h18 + excluded.h18,
+          h19 = t.h19 + excluded.h19;
+end
+$$;
+
+select realtime.publish('public.budget_alerts');

@@ -1,0 +1,1 @@
+"""Usage analytics from the daily rollups, cost analysis, dashboards and budgets."""

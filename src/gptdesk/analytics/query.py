@@ -1,0 +1,266 @@
+"""Analytics requests: parsing (ranges, periods, groupings, filters) and the SQL that answers
+them from the smallest rollup that holds the dimensions asked for (pure).
+
+Every statement runs as the caller, so RLS decides the rows whichever relation is read:
+the rollups for team admins and super admins, and for plain users their own rows (the
+per-user rollup, or the raw usage rows when they group by GPT or model — a user's raw rows
+are few and indexed).
+"""
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+
+from gptdesk.analytics.percentiles import COLUMNS as HISTOGRAM
+
+PERIODS = ("day", "week", "month")
+GROUPS = ("none", "team", "user", "gpt", "model")
+MAX_RANGE_DAYS = 400
+USAGE_PARAMS = {
+    "from",
+    "to",
+    "period",
+    "group_by",
+    "team_id",
+    "gpt_id",
+    "user_id",
+    "model",
+    "format",
+}
+DEFAULT_RANGE_DAYS = 30
+SUMMED = (
+    "requests",
+    "failed_requests",
+    "unpriced_requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost",
+    "response_ms_sum",
+    *HISTOGRAM,
+)
+# The dimensions each rollup keeps (all keep the day and the team).
+ROLLUPS = (
+    ("public.usage_daily_teams", frozenset({"team"})),
+    ("public.usage_daily_gpts", frozenset({"team", "gpt", "model"})),
+    ("public.usage_daily_users", frozenset({"team", "user"})),
+)
+_KEY_COLUMN = {"team": "team_id", "user": "user_id", "gpt": "gpt_id", "model": "model"}
+
+
+class QueryError(ValueError):
+    """A request analytics cannot answer; `code` is the API's error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Whole UTC days from `start` to `end`, both included."""
+
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        """How many days the range covers."""
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> "DateRange":
+        """The range of the same length just before this one."""
+        return DateRange(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Narrowing beyond RLS: one team, GPT, user or model."""
+
+    team_id: str | None = None
+    gpt_id: str | None = None
+    user_id: str | None = None
+    model: str | None = None
+
+    def dimensions(self) -> frozenset[str]:
+        """The dimensions these filters need the relation to keep."""
+        given = {"team": self.team_id, "gpt": self.gpt_id, "user": self.user_id}
+        return frozenset(k for k, v in {**given, "model": self.model}.items() if v)
+
+
+@dataclass(frozen=True)
+class UsageQuery:
+    """Usage over `range`, per `period`, per `group_by` key, within `filters`."""
+
+    range: DateRange
+    period: str = "day"
+    group_by: str = "none"
+    filters: Filters = Filters()
+
+
+def _date(name: str, raw: str) -> date:
+    try:
+        return date.fromisoformat(raw) if len(raw) == 10 else datetime.fromisoformat(raw).date()
+    except ValueError:
+        raise QueryError("invalid_date", f"{name} must be an ISO date such as 2026-11-01") from None
+
+
+def parse_range(params: Mapping[str, str], today: date) -> DateRange:
+    """`from` and `to` (inclusive ISO dates); both omitted: the last 30 days to today."""
+    raw_from, raw_to = params.get("from"), params.get("to")
+    if not raw_from and not raw_to:
+        return DateRange(today - timedelta(days=DEFAULT_RANGE_DAYS - 1), today)
+    if not raw_from or not raw_to:
+        raise QueryError("unbounded_range", "Give both from and to, or neither (the last 30 days)")
+    found = DateRange(_date("from", raw_from), _date("to", raw_to))
+    if found.start > found.end:
+        raise QueryError("inverted_range", "from must not be after to")
+    if found.days > MAX_RANGE_DAYS:
+        raise QueryError(
+            "range_too_long", f"A range may cover at most {MAX_RANGE_DAYS} days, not {found.days}"
+        )
+    return found
+
+
+def _uuid(name: str, raw: str | None) -> str | None:
+    if not raw:
+        return None
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise QueryError("invalid_filter", f"{name} must be a uuid") from None
+
+
+def parse_filters(params: Mapping[str, str]) -> Filters:
+    """team_id, gpt_id, user_id and model filters."""
+    model = params.get("model") or None
+    if model is not None and len(model) > 200:
+        raise QueryError("invalid_filter", "model is too long")
+    return Filters(
+        team_id=_uuid("team_id", params.get("team_id")),
+        gpt_id=_uuid("gpt_id", params.get("gpt_id")),
+        user_id=_uuid("user_id", params.get("user_id")),
+        model=model,
+    )
+
+
+def refuse_unknown(params: Mapping[str, str], known: set[str]) -> None:
+    """Refuse parameters this endpoint does not take (a typo is not silently ignored)."""
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise QueryError(
+            "unknown_parameter",
+            f"Unknown parameter {unknown[0]!r}; this endpoint takes {', '.join(sorted(known))}",
+        )
+
+
+def parse_usage(params: Mapping[str, str], today: date) -> UsageQuery:
+    """A usage query from query parameters: from, to, period, group_by and the filters."""
+    refuse_unknown(
+        params,
+        {"from", "to", "period", "group_by", "team_id", "gpt_id", "user_id", "model", "format"},
+    )
+    period = params.get("period", "day")
+    if period not in PERIODS:
+        raise QueryError("invalid_period", f"period must be one of {', '.join(PERIODS)}")
+    group_by = params.get("group_by", "none")
+    if group_by not in GROUPS:
+        raise QueryError("invalid_grouping", f"group_by must be one of {', '.join(GROUPS)}")
+    return UsageQuery(parse_range(params, today), period, group_by, parse_filters(params))
+
+
+def relation_for(needed: frozenset[str], own_only: bool) -> str:
+    """The smallest relation keeping the `needed` dimensions; `own_only` callers (plain
+    users) can read only their own rows, so they always need the user dimension."""
+    if own_only:
+        needed = needed | {"user"}
+    for name, keeps in ROLLUPS:
+        if needed <= keeps:
+            return name
+    return RAW_RELATION
+
+
+# The raw usage rows shaped like a rollup row ($1, $2: the range's first and last day).
+RAW_RELATION = (
+    "(select (u.created_at at time zone 'UTC')::date as day, u.team_id, u.user_id, u.gpt_id,"
+    " u.metrics ->> 'model' as model, 1 as requests,"
+    " (coalesce(u.metrics ->> 'status', 'completed') <> 'completed')::int as failed_requests,"
+    " (u.cost is null)::int as unpriced_requests,"
+    " coalesce((u.metrics ->> 'prompt_tokens')::bigint, 0) as prompt_tokens,"
+    " coalesce((u.metrics ->> 'completion_tokens')::bigint, 0) as completion_tokens,"
+    " coalesce(u.cost, 0) as cost, u.response_time_ms as response_ms_sum, "
+    + ", ".join(
+        f"(analytics.response_bucket(u.response_time_ms) = {i})::int as {column}"
+        for i, column in enumerate(HISTOGRAM)
+    )
+    + " from public.usage_analytics u"
+    " where u.created_at >= $1::date::timestamp at time zone 'UTC'"
+    " and u.created_at < ($2::date + 1)::timestamp at time zone 'UTC')"
+)
+
+
+def sums(prefix: str = "") -> str:
+    """The summed columns, as `sum(r.x) as x`."""
+    return ", ".join(f"sum(r.{c})::{_cast(c)} as {prefix}{c}" for c in SUMMED)
+
+
+def _cast(column: str) -> str:
+    return "numeric" if column == "cost" else "bigint"
+
+
+def where_clause(filters: Filters, args: list[object]) -> str:
+    """`r.day between $1 and $2` and the filters' conditions, appending their arguments."""
+    conditions = ["r.day between $1 and $2"]
+    for dimension, value in (
+        ("team", filters.team_id),
+        ("gpt", filters.gpt_id),
+        ("user", filters.user_id),
+        ("model", filters.model),
+    ):
+        if value:
+            args.append(value)
+            cast = "" if dimension == "model" else "::uuid"
+            conditions.append(f"r.{_KEY_COLUMN[dimension]} = ${len(args)}{cast}")
+    return " and ".join(conditions)
+
+
+def usage_sql(query: UsageQuery, own_only: bool) -> tuple[str, list[object]]:
+    """The usage rows (period_start, key, name, sums) of `query`, and its arguments."""
+    needed = query.filters.dimensions() | (
+        frozenset() if query.group_by == "none" else frozenset({query.group_by})
+    )
+    relation = relation_for(needed, own_only)
+    args: list[object] = [query.range.start, query.range.end]
+    where = where_clause(query.filters, args)
+    key = "null::text" if query.group_by == "none" else f"r.{_KEY_COLUMN[query.group_by]}::text"
+    sql = (
+        f"select pg_catalog.date_trunc('{query.period}', r.day)::date as period_start,"
+        f" {key} as key, {sums()} from {relation} r where {where} group by 1, 2"
+    )
+    return f"select s.*, {_name_of(query.group_by)} as name from ({sql}) s order by 1, 2", args
+
+
+def _name_of(group_by: str) -> str:
+    """A readable name for the key, where the caller may see its row (RLS)."""
+    return {
+        "team": "(select t.name from public.teams t where t.id = s.key::uuid)",
+        "user": "(select coalesce(u.full_name, u.email) from public.users u"
+        " where u.id = s.key::uuid)",
+        "gpt": "(select g.name from public.gpts g where g.id = s.key::uuid)",
+    }.get(group_by, "null::text")
+
+
+def totals_sql(
+    range_: DateRange, filters: Filters, group_by: str, own_only: bool
+) -> tuple[str, list[object]]:
+    """One row per `group_by` key (or one row) over the whole range."""
+    query = UsageQuery(range_, "day", group_by, filters)
+    sql, args = usage_sql(query, own_only)
+    # the same relation and filters, without the period
+    inner = sql.replace("pg_catalog.date_trunc('day', r.day)::date", "null::date", 1)
+    return inner, args
+
+
+def with_range(query: UsageQuery, range_: DateRange) -> UsageQuery:
+    """`query` over another range."""
+    return replace(query, range=range_)

@@ -1,0 +1,198 @@
+"""Answering analytics requests on a connection that runs as the caller (RLS decides)."""
+
+import calendar
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from gptdesk.analytics import reports
+from gptdesk.analytics.query import (
+    DateRange,
+    Filters,
+    UsageQuery,
+    relation_for,
+    totals_sql,
+    usage_sql,
+    where_clause,
+)
+
+TOP_GPTS = 10
+COST_FIGURES = ("cost", "requests", "unpriced_requests")
+
+
+async def own_only(conn: asyncpg.Connection, claims: dict[str, Any]) -> bool:
+    """Whether the caller sees only their own usage (a plain user, not an admin)."""
+    if claims.get("role") == "service_role":
+        return False
+    return not await conn.fetchval("select public.is_admin_or_super(auth.uid())")
+
+
+async def usage(conn: asyncpg.Connection, query: UsageQuery, mine: bool) -> list[dict[str, Any]]:
+    """Usage rows per period and group."""
+    sql, args = usage_sql(query, mine)
+    return reports.usage_rows(await conn.fetch(sql, *args), query.group_by)
+
+
+async def _totals(
+    conn: asyncpg.Connection, range_: DateRange, filters: Filters, group_by: str, mine: bool
+) -> list[dict[str, Any]]:
+    sql, args = totals_sql(range_, filters, group_by, mine)
+    rows = reports.usage_rows(await conn.fetch(sql, *args), group_by)
+    for row in rows:
+        row.pop("period_start")
+    return rows
+
+
+async def _total(
+    conn: asyncpg.Connection, range_: DateRange, filters: Filters, mine: bool
+) -> dict[str, Any]:
+    rows = await _totals(conn, range_, filters, "none", mine)
+    return rows[0] if rows else reports.figures(dict.fromkeys(reports.FIGURES))
+
+
+async def _active_users(
+    conn: asyncpg.Connection, end: date, filters: Filters, mine: bool
+) -> dict[str, int]:
+    """Distinct users on `end`, in the 7 and in the 30 days to `end`."""
+    relation = relation_for(filters.dimensions() | {"user"}, mine)
+    args: list[object] = [end - timedelta(days=29), end]
+    where = where_clause(filters, args)
+    row = await conn.fetchrow(
+        "select count(distinct r.user_id) filter (where r.day = $2) as daily,"
+        " count(distinct r.user_id) filter (where r.day > $2 - 7) as weekly,"
+        f" count(distinct r.user_id) as monthly from {relation} r"
+        f" where {where} and r.requests > 0",
+        *args,
+    )
+    return {"daily": row["daily"], "weekly": row["weekly"], "monthly": row["monthly"]}
+
+
+async def dashboard(
+    conn: asyncpg.Connection, range_: DateRange, filters: Filters, mine: bool
+) -> dict[str, Any]:
+    """The seed's getDashboardMetrics: usage, costs, active users, top GPTs and trends
+    against the previous period of the same length, with the daily series."""
+    previous = range_.previous()
+    now_total = await _total(conn, range_, filters, mine)
+    before_total = await _total(conn, previous, filters, mine)
+    active = await _active_users(conn, range_.end, filters, mine)
+    active_before = await _active_users(conn, previous.end, filters, mine)
+    top = [r for r in await _totals(conn, range_, filters, "gpt", mine) if r["gpt"]]
+    top.sort(key=lambda r: (-r["requests"], -r["cost"]))
+    series = await usage(conn, UsageQuery(range_, "day", "none", filters), mine)
+    return {
+        "range": {"from": range_.start, "to": range_.end},
+        "previous_range": {"from": previous.start, "to": previous.end},
+        "usage": {
+            k: now_total[k]
+            for k in (
+                "requests",
+                "failed_requests",
+                "prompt_tokens",
+                "completion_tokens",
+                "total_tokens",
+                "avg_response_ms",
+                "p95_response_ms",
+            )
+        },
+        "costs": {"total": now_total["cost"], "unpriced_requests": now_total["unpriced_requests"]},
+        "active_users": active,
+        "top_gpts": top[:TOP_GPTS],
+        "trends": {
+            "requests": reports.change(now_total["requests"], before_total["requests"]),
+            "total_tokens": reports.change(now_total["total_tokens"], before_total["total_tokens"]),
+            "cost": reports.change(now_total["cost"], before_total["cost"]),
+            "active_users": reports.change(active["monthly"], active_before["monthly"]),
+        },
+        "series": [
+            {
+                "day": r["period_start"],
+                "requests": r["requests"],
+                "cost": r["cost"],
+                "total_tokens": r["total_tokens"],
+            }
+            for r in series
+        ],
+    }
+
+
+def month_projection(month_to_date: Decimal, now: datetime) -> Decimal:
+    """The month's cost at its end if spending goes on at the pace so far (UTC month)."""
+    start = datetime(now.year, now.month, 1, tzinfo=UTC)
+    days = calendar.monthrange(now.year, now.month)[1]
+    elapsed = (now - start).total_seconds()
+    if elapsed <= 0:
+        return month_to_date
+    return (month_to_date * Decimal(days * 86400) / Decimal(elapsed)).quantize(Decimal("0.000001"))
+
+
+async def costs(
+    conn: asyncpg.Connection, range_: DateRange, filters: Filters, mine: bool, now: datetime
+) -> dict[str, Any]:
+    """Cost over the range by model, team and GPT; month to date and the projection."""
+    by: dict[str, list[dict[str, Any]]] = {}
+    for group in ("model", "team", "gpt"):
+        rows = await _totals(conn, range_, filters, group, mine)
+        by[group] = sorted(
+            (
+                {
+                    k: r[k]
+                    for k in (group, "name", "cost", "requests", "unpriced_requests")
+                    if k in r
+                }
+                for r in rows
+            ),
+            key=lambda r: -r["cost"],
+        )
+    total = await _total(conn, range_, filters, mine)
+    today = now.astimezone(UTC).date()
+    month = DateRange(today.replace(day=1), today)
+    to_date = (await _total(conn, month, filters, mine))["cost"]
+    return {
+        "range": {"from": range_.start, "to": range_.end},
+        "total": total["cost"],
+        "unpriced_requests": total["unpriced_requests"],
+        "by_model": by["model"],
+        "by_team": by["team"],
+        "by_gpt": by["gpt"],
+        "month": {
+            "from": month.start,
+            "to_date": to_date,
+            "projected_month_end": month_projection(to_date, now),
+        },
+    }
+
+
+async def gpt_stats(
+    conn: asyncpg.Connection, gpt_id: str, range_: DateRange, mine: bool
+) -> dict[str, Any] | None:
+    """The seed's getGPTStats for one GPT the caller can see (None when they cannot)."""
+    gpt = await conn.fetchrow(
+        "select id::text, name, status::text, approval_status::text, usage_count, rating,"
+        " monthly_cost, team_id::text from public.gpts where id = $1::uuid",
+        gpt_id,
+    )
+    if gpt is None:
+        return None
+    filters = Filters(gpt_id=gpt_id)
+    total = await _total(conn, range_, filters, mine)
+    users = await conn.fetchval(
+        "select count(distinct u.user_id) from public.usage_analytics u"
+        " where u.gpt_id = $1::uuid and u.created_at >= $2::date::timestamp at time zone 'UTC'"
+        " and u.created_at < ($3::date + 1)::timestamp at time zone 'UTC'",
+        gpt_id,
+        range_.start,
+        range_.end,
+    )
+    series = await usage(conn, UsageQuery(range_, "day", "none", filters), mine)
+    by_model = await _totals(conn, range_, filters, "model", mine)
+    return {
+        "gpt": dict(gpt),
+        "range": {"from": range_.start, "to": range_.end},
+        **total,
+        "unique_users": users,
+        "by_model": by_model,
+        "series": series,
+    }
