@@ -31,13 +31,13 @@ create table if not exists audit.chain_head (
 );
 revoke all on audit.chain_head from public, anon, authenticated, service_role;
 
--- An audit row outlives what it names: the seed's foreign keys would null user_id and
--- team_id when a user or team is deleted, rewriting (and so breaking) chained rows.
+-- An audit row outlives what it names: the seed's foreign keys null user_id and team_id
+-- when the user or team is deleted (and clients embed users through them, so they stay).
+-- The hash covers recorded_user_id and recorded_team_id instead, copies taken when the row
+-- is written, which nothing changes; the only update allowed is that nulling.
 alter table public.audit_logs
-  drop constraint if exists audit_logs_user_id_fkey,
-  drop constraint if exists audit_logs_team_id_fkey;
-
-alter table public.audit_logs
+  add column if not exists recorded_user_id uuid,
+  add column if not exists recorded_team_id uuid,
   add column if not exists seq bigint,
   add column if not exists prev_hash text,
   add column if not exists hash text;
@@ -56,8 +56,8 @@ as $$
     pg_catalog.quote_nullable(a.id::text),
     pg_catalog.quote_nullable(
       pg_catalog.to_char(a.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
-    pg_catalog.quote_nullable(a.user_id::text),
-    pg_catalog.quote_nullable(a.team_id::text),
+    pg_catalog.quote_nullable(a.recorded_user_id::text),
+    pg_catalog.quote_nullable(a.recorded_team_id::text),
     pg_catalog.quote_nullable(a.action::text),
     pg_catalog.quote_nullable(a.resource_type::text),
     pg_catalog.quote_nullable(a.resource_id::text),
@@ -90,6 +90,8 @@ begin
   select * into head from audit.chain_head where one for update;
   new.seq := head.seq + 1;
   new.prev_hash := head.hash;
+  new.recorded_user_id := new.user_id;
+  new.recorded_team_id := new.team_id;
   new.created_at := coalesce(new.created_at, now());
   new.hash := audit.row_hash(new);
   update audit.chain_head set seq = new.seq, hash = new.hash where one;
@@ -97,8 +99,9 @@ begin
 end
 $$;
 
--- Refuses every UPDATE and DELETE, except the DELETE of public.purge_audit_logs (and the
--- chaining of rows from before this migration).
+-- Refuses every UPDATE and DELETE, except the DELETE of public.purge_audit_logs, the
+-- foreign keys' nulling of user_id and team_id, and the chaining of rows from before this
+-- migration.
 create or replace function audit.refuse_change()
 returns trigger
 language plpgsql
@@ -110,6 +113,13 @@ begin
   end if;
   if tg_op = 'UPDATE' and old.seq is null then
     return new;  -- chaining a row written before the chain existed (this migration)
+  end if;
+  if tg_op = 'UPDATE'
+     and (new.user_id is null or new.user_id = old.user_id)
+     and (new.team_id is null or new.team_id = old.team_id)
+     and (pg_catalog.to_jsonb(new) - 'user_id' - 'team_id')
+         = (pg_catalog.to_jsonb(old) - 'user_id' - 'team_id') then
+    return new;  -- the foreign keys forgetting a deleted user or team (the hash keeps them)
   end if;
   raise exception using
     errcode = '42501',
@@ -137,9 +147,12 @@ begin
     select * into chained from public.audit_logs a where a.id = r.id;
     chained.seq := head.seq + 1;
     chained.prev_hash := head.hash;
+    chained.recorded_user_id := chained.user_id;
+    chained.recorded_team_id := chained.team_id;
     chained.hash := audit.row_hash(chained);
     update public.audit_logs a
-       set seq = chained.seq, prev_hash = chained.prev_hash, hash = chained.hash
+       set seq = chained.seq, prev_hash = chained.prev_hash, hash = chained.hash,
+           recorded_user_id = chained.recorded_user_id, recorded_team_id = chained.recorded_team_id
      where a.id = r.id;
     update audit.chain_head set seq = chained.seq, hash = chained.hash where one;
   end loop;
@@ -151,6 +164,16 @@ alter table public.audit_logs
   alter column prev_hash set not null,
   alter column hash set not null;
 create unique index if not exists audit_logs_seq on public.audit_logs (seq);
+create index if not exists audit_logs_recorded_team
+  on public.audit_logs (recorded_team_id, created_at desc);
+
+-- A team's admins read the rows recorded for their team, also once the foreign key has
+-- forgotten a team that was deleted and made again (0005's policy read team_id).
+drop policy if exists "Admins can view their team's audit logs" on public.audit_logs;
+create policy "Admins can view their team's audit logs" on public.audit_logs
+  for select to authenticated
+  using ((select public.is_admin_or_super(auth.uid()))
+         and recorded_team_id = (select public.get_user_team_id(auth.uid())));
 create index if not exists audit_logs_action_created on public.audit_logs (action, created_at desc);
 
 create or replace trigger chain_row before insert on public.audit_logs
@@ -268,6 +291,8 @@ begin
   row_team := case when tg_table_name = 'teams'
                    then coalesce(after_row ->> 'id', before_row ->> 'id')
                    else coalesce(after_row ->> 'team_id', before_row ->> 'team_id') end;
+  -- a team being deleted: the audit row cannot point at it (its id stays in `before`)
+  select t.id into row_team from public.teams t where t.id = row_team;
   insert into public.audit_logs
     (user_id, team_id, action, resource_type, resource_id, details, ip_address, user_agent)
   values (

@@ -39,6 +39,7 @@ $$;
 
 -- A team's usage per day (all its users, GPTs and models).
 create table if not exists public.usage_daily_teams (
+    id bigint generated always as identity primary key,
     day date not null,
     team_id uuid,
 
@@ -77,6 +78,7 @@ revoke insert, update, delete, truncate on public.usage_daily_teams from authent
 
 -- Usage per day of each GPT and model in a team (a GPT's rows carry its team: the user's).
 create table if not exists public.usage_daily_gpts (
+    id bigint generated always as identity primary key,
     day date not null,
     team_id uuid,
     gpt_id uuid,
@@ -117,6 +119,7 @@ revoke insert, update, delete, truncate on public.usage_daily_gpts from authenti
 
 -- Each user's usage per day (active users are counted here).
 create table if not exists public.usage_daily_users (
+    id bigint generated always as identity primary key,
     day date not null,
     team_id uuid,
     user_id uuid,
@@ -235,12 +238,13 @@ create table if not exists public.budget_alerts (
     webhook_status text not null default 'none'
       check (webhook_status in ('none', 'pending', 'sending', 'sent', 'failed')),
     webhook_attempts integer not null default 0,
+    webhook_next_at timestamp with time zone not null default now(),
     webhook_error text,
     created_at timestamp with time zone not null default now(),
     unique (budget_id, period, threshold)
 );
 create index if not exists budget_alerts_team on public.budget_alerts (team_id, created_at desc);
-create index if not exists budget_alerts_webhook on public.budget_alerts (created_at)
+create index if not exists budget_alerts_webhook on public.budget_alerts (webhook_next_at)
   where webhook_status in ('pending', 'sending');
 
 alter table public.budgets enable row level security;
@@ -326,7 +330,8 @@ as $$
 $$;
 
 -- Fires each threshold the month's spend has reached and that has not fired this month:
--- an alert row (published to realtime; the webhook is queued when the budget has one) and
+-- an alert row (published to realtime; the webhook is queued when the budget has one: the
+-- server delivers it, see analytics.claim_budget_webhooks) and
 -- an audit row `budget.threshold_reached`.
 create or replace function analytics.check_budgets(teams uuid[], gpts uuid[])
 returns void
@@ -366,9 +371,6 @@ begin
           'spent', month_spent, 'monthly_limit', b.monthly_limit, 'currency', b.currency,
           'hard_stop', b.hard_stop, 'triggered_by', auth.uid()),
         public.request_client_ip(), public.request_user_agent());
-      if b.webhook_url is not null then
-        perform pg_catalog.pg_notify('gptdesk_budget_webhooks', alert.id::text);
-      end if;
       alert := null;
     end loop;
   end loop;
@@ -402,6 +404,54 @@ revoke execute on function analytics.month_spend(uuid, uuid, date),
   analytics.check_budgets(uuid[], uuid[]) from public, anon, authenticated, service_role;
 revoke execute on function analytics.budget_block(uuid, uuid) from public, anon, service_role;
 grant execute on function analytics.budget_block(uuid, uuid) to authenticated;
+
+-- Webhook delivery, for the server's own role: claim up to `batch` due deliveries (a claim
+-- left `sending` for 5 minutes by a stopped server is due again), then report each outcome.
+-- A failure is retried after 10 s, 20 s, 40 s, 80 s; after the 5th attempt it stays failed.
+create or replace function analytics.claim_budget_webhooks(batch integer)
+returns setof jsonb
+language sql
+security definer
+set search_path = ''
+as $$
+  update public.budget_alerts a
+     set webhook_status = 'sending', webhook_attempts = a.webhook_attempts + 1,
+         webhook_next_at = now() + interval '5 minutes'
+    from public.budgets b
+   where a.id in (select x.id from public.budget_alerts x
+                   where x.webhook_status in ('pending', 'sending') and x.webhook_next_at <= now()
+                   order by x.webhook_next_at
+                   limit batch
+                   for update skip locked)
+     and b.id = a.budget_id and b.webhook_url is not null
+  returning pg_catalog.jsonb_build_object(
+    'alert_id', a.id, 'url', b.webhook_url, 'attempt', a.webhook_attempts,
+    'payload', pg_catalog.jsonb_build_object(
+      'type', 'budget.threshold_reached', 'alert_id', a.id, 'budget_id', a.budget_id,
+      'team_id', a.team_id, 'gpt_id', a.gpt_id, 'period', a.period, 'threshold', a.threshold,
+      'spent', a.spent, 'monthly_limit', a.monthly_limit, 'currency', a.currency,
+      'hard_stop', b.hard_stop, 'at', a.created_at))
+$$;
+
+create or replace function analytics.finish_budget_webhook(alert_id uuid, delivered boolean, error text)
+returns void
+language sql
+security definer
+set search_path = ''
+as $$
+  update public.budget_alerts a
+     set webhook_status = case when delivered then 'sent'
+                               when a.webhook_attempts >= 5 then 'failed' else 'pending' end,
+         webhook_error = case when delivered then null else left(error, 500) end,
+         webhook_next_at = now() + pg_catalog.make_interval(secs => 10 * 2 ^ (a.webhook_attempts - 1))
+   where a.id = alert_id and a.webhook_status = 'sending'
+$$;
+
+revoke execute on function analytics.claim_budget_webhooks(integer),
+  analytics.finish_budget_webhook(uuid, boolean, text) from public, anon, authenticated, service_role;
+grant usage on schema analytics to gptdesk_gateway;
+grant execute on function analytics.claim_budget_webhooks(integer),
+  analytics.finish_budget_webhook(uuid, boolean, text) to gptdesk_gateway;
 
 -- Adds inserted usage rows to the rollups, and takes deleted ones out (an update does both),
 -- one statement per rollup for a whole statement's rows; then checks the budgets of the

@@ -11,7 +11,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from gptdesk import __version__, api, health
+from gptdesk.analytics import budget_routes
 from gptdesk.analytics import routes as analytics_routes
+from gptdesk.analytics.budget_webhooks import BudgetWebhooks
 from gptdesk.audit import routes as audit_routes
 from gptdesk.auth import admin_routes, mfa_routes, recovery_routes
 from gptdesk.auth import routes as auth_routes
@@ -35,6 +37,7 @@ from gptdesk.db.pool import create_pool
 from gptdesk.db.roles import authenticator_dsn
 from gptdesk.db.scope import Scope
 from gptdesk.documents import routes as document_routes
+from gptdesk.governance import routes as governance_routes
 from gptdesk.llm import provider_routes
 from gptdesk.llm.registry import ProviderRegistry, environment_provider, fallback_provider
 from gptdesk.log import configure_logging
@@ -184,11 +187,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.realtime = realtime = Hub(pool, dsn)
         await realtime.start()
         sweeper = asyncio.create_task(sweep_abandoned_turns(chat))
+        webhooks = BudgetWebhooks(
+            app.state.scope,
+            timeout=settings.webhook_timeout,
+            allow_private=settings.webhook_allow_private_networks,
+        )
+        deliverer = asyncio.create_task(webhooks.run())
         try:
             await apply_admin_policy(app.state.scope, settings.admin_requires_aal2)
             yield
         finally:
             sweeper.cancel()
+            deliverer.cancel()
             await realtime.close()
             await chat.drain()
             await providers.close()
@@ -230,6 +240,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_routes.router)
     app.include_router(analytics_routes.router)
     app.include_router(analytics_routes.gpt_router)
+    app.include_router(governance_routes.router)
+    app.include_router(budget_routes.router)
     app.add_api_websocket_route("/realtime/v1/websocket", websocket_endpoint)
     app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
     app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]

@@ -157,6 +157,14 @@ class Settings(BaseSettings):
         le=10_000_000,
         description="Longest chat message accepted, in characters.",
     )
+    webhook_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds a budget webhook may take to answer."
+    )
+    webhook_allow_private_networks: bool = Field(
+        default=False,
+        description="Deliver budget webhooks to private, loopback and link-local addresses "
+        "(off: only public addresses, so admins cannot aim the server at internal services).",
+    )
     storage_backend: Literal["local", "s3"] = Field(
         default="local",
         description="Where file bodies live: local (under <data dir>/storage) or s3.",

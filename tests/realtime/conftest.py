@@ -47,8 +47,9 @@ class Rows:
         self.messages: list[str] = []
 
     async def gpt(self, team: str = TEAM_A, *, public: bool = False, **columns: Any) -> str:
-        """A new GPT of `team`; its id."""
-        values = {"name": f"rt {secrets.token_hex(4)}", **columns, "id": str(uuid.uuid4()),
+        """A new GPT of `team`, approved (other teams see a public GPT once it is); its id."""
+        values = {"name": f"rt {secrets.token_hex(4)}", "approval_status": "approved",
+                  **columns, "id": str(uuid.uuid4()),
                   "team_id": team, "is_public": public}  # fmt: skip
         names = ", ".join(values)
         marks = ", ".join(f"${i}" for i in range(1, len(values) + 1))

@@ -50,6 +50,12 @@ WRITE_GUARD = {
     "llm_provider_secrets": ("provider_id", f"in.({IDS['provider']})"),
     "gpt_monthly_usage": ("gpt_id", f"in.({IDS['gpt_a_private']},{NOWHERE})"),
     "chat_turns": ("id", f"in.({IDS['turn_a']},{NOWHERE})"),
+    "gpt_versions": ("gpt_id", f"in.({IDS['gpt_a_private']},{NOWHERE})"),
+    "usage_daily_teams": ("team_id", f"in.({TEAM_A},{NOWHERE})"),
+    "usage_daily_gpts": ("team_id", f"in.({TEAM_A},{NOWHERE})"),
+    "usage_daily_users": ("team_id", f"in.({TEAM_A},{NOWHERE})"),
+    "budgets": ("id", f"in.({IDS['budget_a']},{NOWHERE})"),
+    "budget_alerts": ("id", f"in.({IDS['alert_a']},{NOWHERE})"),
 }
 # What every inserted row carries, so user_b's insert is one RLS refuses. Tables without an
 # entry take no insert from user_b at all (no grant, or super admins / service_role only).
@@ -66,8 +72,9 @@ INSERT_GUARD: dict[str, dict[str, str]] = {
 RPC_IDS = [
     IDS["gpt_a_private"], TEAM_A, USERS["user_a"], USERS["admin_a"], USERS["super_admin"], NOWHERE,
 ]  # fmt: skip
-# log_action writes an audit row for any signed-in caller: called only with GET (read only).
-WRITING_FUNCTIONS = frozenset({"log_action"})
+# log_action and record_gpt_refusal write an audit row for any signed-in caller: called only
+# with GET (read only).
+WRITING_FUNCTIONS = frozenset({"log_action", "record_gpt_refusal"})
 
 
 PREFERENCES = st.sampled_from(

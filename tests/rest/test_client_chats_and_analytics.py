@@ -193,20 +193,25 @@ def test_usage_is_written_by_the_server_only(catalog: World, rest: httpx.Client)
 
 
 def test_audit_logs_for_the_team_admin(catalog: World, client_for: ClientFor) -> None:
+    admin = client_for("admin_a")
+    logged = admin.rpc(
+        "log_action",
+        {"action": "gpt.reviewed", "resource_type": "gpt", "resource_id": GPT_A_PRIVATE,
+         "details": {"from": "pending", "to": "approved"}},
+    ).execute()  # fmt: skip
     rows = (
-        client_for("admin_a")
-        .table("audit_logs")
+        admin.table("audit_logs")
         .select("action, resource_type, details, ip_address, actor:users(email)")
-        .eq("action", "gpt.approved")
+        .eq("id", logged.data)
         .execute()
         .data
     )
     assert rows == [
         {
-            "action": "gpt.approved",
+            "action": "gpt.reviewed",
             "resource_type": "gpt",
             "details": {"from": "pending", "to": "approved"},
-            "ip_address": "192.0.2.10",
+            "ip_address": "127.0.0.1",
             "actor": {"email": "admin_a@team-a.test"},
         }
     ]

@@ -336,15 +336,17 @@ def test_update_of_a_governance_column_is_refused(scratch: World, client_for: Cl
     refused = client.table("gpts").update({"approval_status": "approved"}).eq("id", gpt_id)
     error = api_error(refused.execute)
     assert error.code == "42501"
-    assert error.hint == "Ask a team admin to review the GPT."
-    approved = (
-        client_for("admin_a")
-        .table("gpts")
-        .update({"approval_status": "approved"})
-        .eq("id", gpt_id)
-        .execute()
+    assert error.hint is not None and "approve_gpt" in error.hint
+    admin = client_for("admin_a")
+    assert (
+        api_error(
+            admin.table("gpts").update({"approval_status": "approved"}).eq("id", gpt_id).execute
+        ).code
+        == "42501"
     )
-    assert [r["approval_status"] for r in approved.data] == ["approved"]
+    approved = admin.rpc("approve_gpt", {"gpt_id": gpt_id, "comment": "fine"}).execute()
+    assert approved.data["approval_status"] == "approved"
+    assert approved.data["approved_version"] == 1
 
 
 def test_delete_with_exact_count(

@@ -287,9 +287,11 @@ async def test_case_through_http(
 
 
 def _expected_error(response: httpx.Response, case: Case) -> bool:
-    """The case's expect_error (23514: a CHECK refusing the row), as a 400."""
+    """The case's expect_error: 23514 (a CHECK refusing the row) as a 400, PTxyz (a
+    governance function refusing the caller) as the status xyz."""
     extra = case.denied_by - {"42501"}
-    return response.status_code == 400 and error_code(response) in extra
+    status = int(error_code(response)[2:]) if error_code(response).startswith("PT") else 400
+    return response.status_code == status and error_code(response) in extra
 
 
 # ---------------------------------------------------------------------------------------

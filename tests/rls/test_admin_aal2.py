@@ -113,11 +113,11 @@ ADMIN_POWERS = [
     ),
     pytest.param(
         ADMIN_A,
-        "update public.gpts set approval_status = 'rejected' where id = $1",
+        "select public.suspend_gpt($1, 'aal2 check')",
         [GPT_A_PUBLIC],
-        "42501",
-        "UPDATE 1",
-        id="team admin rejects their own GPT (governance guard)",
+        "PT403",
+        "1 row(s)",
+        id="team admin suspends a GPT of the team (governance function)",
     ),
     pytest.param(
         ADMIN_A,

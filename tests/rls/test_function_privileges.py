@@ -28,6 +28,13 @@ AUTHENTICATED_CALLS = {
     "rate_gpt",
     "set_provider_key",
     "purge_audit_logs",
+    "approve_gpt",
+    "reject_gpt",
+    "suspend_gpt",
+    "reinstate_gpt",
+    "rollback_gpt",
+    "override_gpt_risk",
+    "record_gpt_refusal",
 }
 SPOOFED_HEADERS = {
     "x-forwarded-for": "203.0.113.66, 10.0.0.1",

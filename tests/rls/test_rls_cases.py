@@ -25,7 +25,10 @@ OPS = ("select", "insert", "update", "delete")
 OUTCOMES = ("allowed", "denied")
 INSUFFICIENT_PRIVILEGE = "42501"
 # SQLSTATEs a statement may name in `expect_error` to have them count as denied too.
-EXTRA_DENIALS = {"23514": "check_violation"}
+EXTRA_DENIALS = {
+    "23514": "check_violation",
+    "PT403": "a governance function refusing the caller (PostgREST answers 403)",
+}
 STATEMENT_KEYS = {"name", "op", "sql", "expect", "expect_error"}
 # `:name` binds a parameter; `::type` (a cast) and `:` inside a word do not.
 _PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")

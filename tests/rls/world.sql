@@ -23,7 +23,10 @@
 -- The chat gateway (0016, 0017): one provider (belonging to no team; disabled, so it never
 -- serves a chat) with its sealed key, and user_a's question in session_a as a completed
 -- turn answered by reply_a. gpt_monthly_usage gets its row for gpt_a_private from
--- usage_a, by the usage_analytics trigger.
+-- usage_a, by the usage_analytics trigger, and so do the daily rollups (0022).
+--
+-- Budgets (0022): team A's and team B's, and one alert of team A's budget. GPT versions
+-- (0023) are made by the gpts trigger.
 
 insert into public.teams (id, name, description) values
   ('10000000-0000-4000-8000-00000000000a', 'Team A', 'RLS world: team A'),
@@ -147,4 +150,16 @@ values
    '40000000-0000-4000-8000-0000000000a1', '30000000-0000-4000-8000-0000000000a1',
    '50000000-0000-4000-8000-0000000000a1', '50000000-0000-4000-8000-0000000000a2',
    'completed', now())
+on conflict (id) do nothing;
+
+insert into public.budgets (id, team_id, monthly_limit, thresholds) values
+  ('c0000000-0000-4000-8000-0000000000a1', '10000000-0000-4000-8000-00000000000a', 100, '{80,100}'),
+  ('c0000000-0000-4000-8000-0000000000b1', '10000000-0000-4000-8000-00000000000b', 100, '{80,100}')
+on conflict (id) do nothing;
+
+insert into public.budget_alerts
+  (id, budget_id, team_id, period, threshold, spent, monthly_limit, currency)
+values
+  ('d0000000-0000-4000-8000-0000000000a1', 'c0000000-0000-4000-8000-0000000000a1',
+   '10000000-0000-4000-8000-00000000000a', date_trunc('month', now())::date, 80, 81, 100, 'USD')
 on conflict (id) do nothing;

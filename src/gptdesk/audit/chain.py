@@ -13,14 +13,16 @@ from typing import Any
 
 GENESIS = "0" * 64
 
-# The row's fields as text, in hash order: (name, SQL that reads it as text).
+# The row's fields as text, in hash order: (name, SQL that reads it as text). The actor and
+# team are the copies taken when the row was written (user_id and team_id are nulled by
+# their foreign keys when the user or team is deleted).
 FIELDS: tuple[tuple[str, str], ...] = (
     ("seq", "seq::text"),
     ("prev_hash", "prev_hash"),
     ("id", "id::text"),
     ("created_at", """to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""),
-    ("user_id", "user_id::text"),
-    ("team_id", "team_id::text"),
+    ("user_id", "recorded_user_id::text"),
+    ("team_id", "recorded_team_id::text"),
     ("action", "action::text"),
     ("resource_type", "resource_type::text"),
     ("resource_id", "resource_id::text"),

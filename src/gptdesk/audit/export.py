@@ -116,15 +116,16 @@ def export_query(filters: Filters) -> tuple[str, list[Any]]:
     if filters.resource_id:
         add("resource_id = {}::uuid", filters.resource_id)
     if filters.team_id:
-        add("team_id = {}::uuid", filters.team_id)
+        add("recorded_team_id = {}::uuid", filters.team_id)
     if filters.user_id:
-        add("user_id = {}::uuid", filters.user_id)
+        add("recorded_user_id = {}::uuid", filters.user_id)
     sql = (
-        "select seq, id::text, created_at, user_id::text, team_id::text, action::text,"
+        "select seq, id::text, created_at, recorded_user_id::text as user_id,"
+        " recorded_team_id::text as team_id, action::text,"
         " resource_type::text, resource_id::text, details::text, ip_address::text,"
         " user_agent, prev_hash, hash from public.audit_logs"
         + (" where " + " and ".join(where) if where else "")
-        + " order by seq"
+        + " order by public.audit_logs.seq"
     )
     return sql, args
 

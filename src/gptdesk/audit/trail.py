@@ -14,7 +14,7 @@ BATCH_ROWS = 2_000
 _VERIFY_SQL = (
     "select "
     + ", ".join(f"{sql} as {name}" for name, sql in FIELDS)
-    + ", hash from public.audit_logs order by seq"
+    + ", hash from public.audit_logs order by public.audit_logs.seq"
 )
 
 

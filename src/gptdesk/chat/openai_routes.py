@@ -30,7 +30,7 @@ log = structlog.get_logger("gptdesk.chat")
 router = APIRouter(prefix="/api/v1/openai")
 _MODELS = """
 select id, name, description, team_id, created_at from public.gpts
- where status = 'active' and approval_status = 'approved'
+ where status = 'active' and approved_version is not null
  order by created_at, id
 """
 

@@ -10,6 +10,7 @@ headers builds the same SQL.
 from collections import OrderedDict
 from itertools import pairwise
 from time import perf_counter
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -21,6 +22,7 @@ from gptdesk.auth.caller import GatewayError
 from gptdesk.auth.live_sessions import SessionEnded
 from gptdesk.auth.routes import request_info
 from gptdesk.auth.tokens import InvalidToken
+from gptdesk.governance import refusals
 from gptdesk.rest.errors import RestError
 from gptdesk.rest.executor import execute
 from gptdesk.rest.media import negotiate
@@ -103,6 +105,7 @@ async def rest_endpoint(request: Request) -> Response:
     marks = [("start", perf_counter())]
     head = request.method == "HEAD"
     state = request.app.state
+    claims: dict[str, Any] | None = None
     try:
         try:
             caller = await state.request_authenticator.caller(request.headers)
@@ -110,6 +113,7 @@ async def rest_endpoint(request: Request) -> Response:
             raise _token_error(error) from None
         except GatewayError as error:
             return JSONResponse({"message": error.message, "hint": error.hint}, 401)
+        claims = caller.claims
         marks.append(("jwt", perf_counter()))
         holder: SchemaCacheHolder = state.schema_cache
         path = request.scope["path"][len(PREFIX) :].strip("/")
@@ -151,10 +155,24 @@ async def rest_endpoint(request: Request) -> Response:
         marks.append(("transaction", perf_counter()))
         answer = reply(prepared, outcome)
     except RestError as error:
+        if error.status == 403 and error.code == "PT403":
+            await _audit_refusal(request, claims, error)
         return error_response(error, head=head)
     marks.append(("response", perf_counter()))
     headers = {**answer.headers, "Server-Timing": _timing(marks)}
     return Response(answer.body, answer.status, headers)
+
+
+async def _audit_refusal(request: Request, claims: dict[str, Any] | None, error: RestError) -> None:
+    """A refused governance transition called through /rpc is audited all the same."""
+    path = request.scope["path"][len(PREFIX) :].strip("/")
+    called = refusals.refused_rpc(path, request.query_params, await request.body())
+    if called is not None:
+        action, gpt_id = called
+        await refusals.record_refusal(
+            request.app.state.scope, claims, request_info(request), action, gpt_id,
+            str(error.details or error.code), error.message,
+        )  # fmt: skip
 
 
 class RestDispatch:
