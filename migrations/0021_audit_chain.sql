@@ -2,10 +2,12 @@
 --
 -- Every audit row gets a gapless sequence number, the hash of the row before it and its own
 -- hash (SHA-256 over the row's fields, quote_nullable'd and comma-joined, in the order of
--- audit.row_text). A BEFORE INSERT trigger assigns them from the one row of
--- audit.chain_head, whose row lock is held until the inserting transaction ends: chain order
--- is commit order, a rolled-back row leaves no gap, and a row written by a trigger is
--- chained in the same transaction as the change it records. `gptdesk audit verify`
+-- audit.row_text). A deferred constraint trigger assigns them as the inserting transaction
+-- commits, from the one row of audit.chain_head, locked only from then to the end of the
+-- commit: chain order is commit order, a rolled-back (or skipped: ON CONFLICT DO NOTHING)
+-- row leaves no gap, transactions writing audit rows do not hold the head while they work
+-- (no deadlocks between them), and a row written by a trigger is chained in the same
+-- transaction as the change it records. `gptdesk audit verify`
 -- recomputes every hash outside the database and names any row edited, deleted, inserted or
 -- reordered; the head's sequence number and hash also catch rows cut off the end.
 --
@@ -76,8 +78,24 @@ as $$
     pg_catalog.sha256(pg_catalog.convert_to(audit.row_text(a), 'UTF8')), 'hex')
 $$;
 
--- Chains a new row: the next seq, the previous hash, its own hash; the head row stays locked
--- (and so the chain ordered) until this transaction ends.
+-- Keeps the actor and team as written (the hash covers these copies).
+create or replace function audit.record_subjects()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  new.recorded_user_id := new.user_id;
+  new.recorded_team_id := new.team_id;
+  new.seq := null;
+  new.prev_hash := null;
+  new.hash := null;
+  new.created_at := coalesce(new.created_at, now());
+  return new;
+end
+$$;
+
+-- Chains a new row at commit: the next seq, the previous hash, its own hash.
 create or replace function audit.chain_row()
 returns trigger
 language plpgsql
@@ -86,16 +104,21 @@ set search_path = ''
 as $$
 declare
   head audit.chain_head;
+  chained public.audit_logs;
 begin
   select * into head from audit.chain_head where one for update;
-  new.seq := head.seq + 1;
-  new.prev_hash := head.hash;
-  new.recorded_user_id := new.user_id;
-  new.recorded_team_id := new.team_id;
-  new.created_at := coalesce(new.created_at, now());
-  new.hash := audit.row_hash(new);
-  update audit.chain_head set seq = new.seq, hash = new.hash where one;
-  return new;
+  select * into chained from public.audit_logs a where a.id = new.id;
+  if not found or chained.seq is not null then
+    return null;
+  end if;
+  chained.seq := head.seq + 1;
+  chained.prev_hash := head.hash;
+  chained.hash := audit.row_hash(chained);
+  update public.audit_logs a
+     set seq = chained.seq, prev_hash = chained.prev_hash, hash = chained.hash
+   where a.id = new.id;
+  update audit.chain_head set seq = chained.seq, hash = chained.hash where one;
+  return null;
 end
 $$;
 
@@ -108,11 +131,15 @@ language plpgsql
 set search_path = ''
 as $$
 begin
-  if tg_op = 'DELETE' and current_setting('gptdesk.audit_purge', true) = 'on' then
-    return old;
+  if tg_op = 'DELETE' and current_setting('gptdesk.audit_purge', true) = 'on'
+     and old.seq <= (select h.purged_through_seq from audit.chain_head h where h.one) then
+    return old;  -- purge_audit_logs, which records the new start of the chain first
   end if;
-  if tg_op = 'UPDATE' and old.seq is null then
-    return new;  -- chaining a row written before the chain existed (this migration)
+  if tg_op = 'UPDATE' and old.seq is null
+     and (pg_catalog.to_jsonb(new) - 'seq' - 'prev_hash' - 'hash' - 'recorded_user_id'
+          - 'recorded_team_id') = (pg_catalog.to_jsonb(old) - 'seq' - 'prev_hash' - 'hash'
+          - 'recorded_user_id' - 'recorded_team_id') then
+    return new;  -- chaining a row at commit (or one written before the chain existed)
   end if;
   if tg_op = 'UPDATE'
      and (new.user_id is null or new.user_id = old.user_id)
@@ -128,7 +155,7 @@ begin
 end
 $$;
 
-revoke execute on function audit.chain_row(), audit.refuse_change(),
+revoke execute on function audit.chain_row(), audit.refuse_change(), audit.record_subjects(),
   audit.row_text(public.audit_logs), audit.row_hash(public.audit_logs)
   from public, anon, authenticated, service_role;
 
@@ -159,10 +186,6 @@ begin
 end
 $$;
 
-alter table public.audit_logs
-  alter column seq set not null,
-  alter column prev_hash set not null,
-  alter column hash set not null;
 create unique index if not exists audit_logs_seq on public.audit_logs (seq);
 create index if not exists audit_logs_recorded_team
   on public.audit_logs (recorded_team_id, created_at desc);
@@ -176,7 +199,12 @@ create policy "Admins can view their team's audit logs" on public.audit_logs
          and recorded_team_id = (select public.get_user_team_id(auth.uid())));
 create index if not exists audit_logs_action_created on public.audit_logs (action, created_at desc);
 
-create or replace trigger chain_row before insert on public.audit_logs
+create or replace trigger record_subjects before insert on public.audit_logs
+  for each row execute function audit.record_subjects();
+-- (a constraint trigger has no CREATE OR REPLACE)
+drop trigger if exists chain_row on public.audit_logs;
+create constraint trigger chain_row after insert on public.audit_logs
+  deferrable initially deferred
   for each row execute function audit.chain_row();
 create or replace trigger refuse_change before update or delete on public.audit_logs
   for each row execute function audit.refuse_change();
@@ -212,7 +240,7 @@ begin
     raise exception using errcode = '22023',
       message = 'older_than must be a time in the past';
   end if;
-  if nullif(btrim(purge_audit_logs.justification), '') is null then
+  if coalesce(purge_audit_logs.justification, '') ~ '^\s*$' then
     raise exception using errcode = '22023', message = 'a justification is required';
   end if;
 
@@ -224,13 +252,13 @@ begin
   if through_hash is null then
     removed := 0;  -- nothing older than the cutoff remains at the start of the chain
   else
+    update audit.chain_head
+       set purged_through_seq = through_seq, purged_through_hash = through_hash
+     where one;
     perform pg_catalog.set_config('gptdesk.audit_purge', 'on', true);
     delete from public.audit_logs a where a.seq <= through_seq;
     get diagnostics removed = row_count;
     perform pg_catalog.set_config('gptdesk.audit_purge', 'off', true);
-    update audit.chain_head
-       set purged_through_seq = through_seq, purged_through_hash = through_hash
-     where one;
   end if;
   perform public.log_action('audit.purged', 'audit_log', null, pg_catalog.jsonb_build_object(
     'older_than', purge_audit_logs.older_than, 'justification', purge_audit_logs.justification,

@@ -846,14 +846,37 @@ drop trigger if exists rollup_usage_delete on public.usage_analytics;
 create trigger rollup_usage_delete after delete on public.usage_analytics
   referencing old table as old_rows
   for each statement execute function analytics.remove_usage();
-drop trigger if exists rollup_usage_update_old on public.usage_analytics;
-create trigger rollup_usage_update_old after update on public.usage_analytics
+-- An update takes the old rows out, then adds the new ones (triggers fire in name order),
+-- so the budgets are checked against the rollups as they end up.
+drop trigger if exists rollup_usage_update_1_old on public.usage_analytics;
+create trigger rollup_usage_update_1_old after update on public.usage_analytics
   referencing old table as old_rows
   for each statement execute function analytics.remove_usage();
-drop trigger if exists rollup_usage_update_new on public.usage_analytics;
-create trigger rollup_usage_update_new after update on public.usage_analytics
+drop trigger if exists rollup_usage_update_2_new on public.usage_analytics;
+create trigger rollup_usage_update_2_new after update on public.usage_analytics
   referencing new table as new_rows
   for each statement execute function analytics.add_usage();
+
+-- TRUNCATE fires no row or transition triggers: empty the rollups with it. Only the owner
+-- may truncate the raw rows at all.
+create or replace function analytics.clear_usage()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  delete from public.usage_daily_teams;
+  delete from public.usage_daily_gpts;
+  delete from public.usage_daily_users;
+  return null;
+end
+$$;
+revoke execute on function analytics.clear_usage() from public, anon, authenticated, service_role;
+revoke truncate on public.usage_analytics from anon, authenticated, service_role;
+drop trigger if exists rollup_usage_truncate on public.usage_analytics;
+create trigger rollup_usage_truncate after truncate on public.usage_analytics
+  for each statement execute function analytics.clear_usage();
 
 -- Build the rollups from the rows already recorded (again from scratch on a re-run).
 lock table public.usage_analytics in share mode;

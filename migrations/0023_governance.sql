@@ -122,11 +122,11 @@ as $$
      coalesce(prompt, '') ~* ('\m(passwords?|passphrases?|api[ _-]?keys?|secret keys?|secrets|'
        || 'access tokens?|private keys?|credentials)\M'), 4, 25,
      'The prompt asks for or handles secrets'),
-    ('no_prompt', coalesce(btrim(prompt), '') = '', 0, 15,
+    ('no_prompt', coalesce(prompt, '') ~ '^\s*$', 0, 15,
      'No system prompt: the GPT behaves as the bare model'),
-    ('no_description', coalesce(btrim(description), '') = '', 0, 10,
+    ('no_description', coalesce(description, '') ~ '^\s*$', 0, 10,
      'No description: users cannot tell what it is for'),
-    ('no_category', coalesce(btrim(category), '') = '', 0, 5,
+    ('no_category', coalesce(category, '') ~ '^\s*$', 0, 5,
      'No category')
   ),
   applied as (select * from rules where applies)
@@ -268,6 +268,10 @@ begin
   elsif new.approval_status = 'approved' and old.approval_status <> 'approved'
         and new.approved_version is not distinct from old.approved_version then
     new.approved_version := new.version;  -- a trusted writer approving the current version
+  elsif new.approval_status = 'rejected' and old.approval_status = 'approved'
+        and old.approved_version = old.version
+        and new.approved_version is not distinct from old.approved_version then
+    new.approved_version := null;  -- a trusted writer rejecting the version that answers
   end if;
   -- Seen by other teams while both the approved and the current version are exposed: a
   -- pending change cannot publish a GPT, and narrowing its exposure takes effect at once.
@@ -570,7 +574,7 @@ declare
   g public.gpts := governance.locked_gpt(reject_gpt.gpt_id);
   v public.gpt_versions;
 begin
-  if nullif(btrim(reject_gpt.comment), '') is null then
+  if coalesce(reject_gpt.comment, '') ~ '^\s*$' then
     perform governance.refuse(400, 'comment_required', 'Say why the GPT is rejected');
   end if;
   if g.approval_status <> 'pending' then
@@ -604,7 +608,7 @@ as $$
 declare
   g public.gpts := governance.locked_gpt(suspend_gpt.gpt_id);
 begin
-  if nullif(btrim(suspend_gpt.reason), '') is null then
+  if coalesce(suspend_gpt.reason, '') ~ '^\s*$' then
     perform governance.refuse(400, 'reason_required', 'Say why the GPT is suspended');
   end if;
   if g.status = 'suspended' then
@@ -727,7 +731,7 @@ declare
   after_row public.gpts;
   override jsonb;
 begin
-  if nullif(btrim(override_gpt_risk.justification), '') is null then
+  if coalesce(override_gpt_risk.justification, '') ~ '^\s*$' then
     perform governance.refuse(400, 'justification_required', 'Justify the override');
   end if;
   if (override_gpt_risk.risk_level is null) <> (override_gpt_risk.compliance_score is null) then
@@ -768,7 +772,8 @@ end
 $$;
 
 -- Records a refused governance action after its transaction rolled back (the server calls
--- this with what the refusal said): `gpt.<action>_refused`, by the caller.
+-- this with what the refusal said): `gpt.<action>_refused`, by the caller, about a GPT the
+-- caller can see (the row names the caller as its actor: nobody records for another).
 create or replace function public.record_gpt_refusal(
   gpt_id uuid, action text, code text, message text)
 returns void
@@ -784,6 +789,11 @@ begin
     perform governance.refuse(400, 'unknown_action', 'No such governance action');
   end if;
   select * into g from public.gpts x where x.id = record_gpt_refusal.gpt_id;
+  if g.id is null
+     or not (g.published or public.is_super_admin(auth.uid()) or auth.role() = 'service_role'
+             or g.team_id = public.get_user_team_id(auth.uid())) then
+    perform governance.refuse(404, 'gpt_not_found', 'No GPT with this id is one you may see');
+  end if;
   insert into public.audit_logs
     (user_id, team_id, action, resource_type, resource_id, details, ip_address, user_agent)
   values ((select u.id from public.users u where u.id = auth.uid()), g.team_id,
@@ -942,6 +952,48 @@ begin
     'history', history);
 end
 $$;
+
+-- 0017's OpenAI-endpoint turn: a GPT answers while it has an approved version (a newer one
+-- may wait for review), as in open_turn.
+create or replace function gateway.open_api_turn(
+  gpt_id uuid,
+  content text,
+  idempotency_key text default null,
+  request_hash text default null)
+returns jsonb
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  g public.gpts;
+  session uuid;
+begin
+  select * into g from public.gpts x where x.id = open_api_turn.gpt_id;
+  if not found then
+    raise exception using errcode = 'GD404', message = 'gpt_not_found',
+      detail = 'No GPT with this id is one you may use';
+  end if;
+  if g.status <> 'active' or g.approved_version is null then
+    raise exception using errcode = 'GD403', message = 'gpt_unavailable',
+      detail = pg_catalog.format('The GPT is %s and %s; only active, approved GPTs answer',
+                                 g.status, g.approval_status);
+  end if;
+  select s.id into session from public.chat_sessions s
+   where s.user_id = (select auth.uid()) and s.gpt_id = g.id and s.status = 'active'
+     and s.context ->> 'source' = 'openai-api'
+   order by s.created_at
+   limit 1;
+  if session is null then
+    insert into public.chat_sessions (title, gpt_id, context)
+    values ('API: ' || g.name, g.id, '{"source": "openai-api"}'::jsonb)
+    returning id into session;
+  end if;
+  return gateway.open_turn(session, open_api_turn.content, open_api_turn.idempotency_key,
+                           open_api_turn.request_hash);
+end
+$$;
+
 
 -- ---------------------------------------------------------------------------------------
 -- Existing GPTs: version 1 from what they are now, scored.

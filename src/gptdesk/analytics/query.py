@@ -29,6 +29,9 @@ USAGE_PARAMS = {
     "format",
 }
 DEFAULT_RANGE_DAYS = 30
+# Dates a range may name (the previous period of a range must still be a date).
+EARLIEST = date(1970, 1, 1)
+LATEST = date.max
 SUMMED = (
     "requests",
     "failed_requests",
@@ -113,6 +116,8 @@ def parse_range(params: Mapping[str, str], today: date) -> DateRange:
     if not raw_from or not raw_to:
         raise QueryError("unbounded_range", "Give both from and to, or neither (the last 30 days)")
     found = DateRange(_date("from", raw_from), _date("to", raw_to))
+    if found.start < EARLIEST or found.end > LATEST:
+        raise QueryError("invalid_date", f"Dates must lie between {EARLIEST} and {LATEST}")
     if found.start > found.end:
         raise QueryError("inverted_range", "from must not be after to")
     if found.days > MAX_RANGE_DAYS:
@@ -236,6 +241,8 @@ def usage_sql(query: UsageQuery, own_only: bool) -> tuple[str, list[object]]:
     sql = (
         f"select pg_catalog.date_trunc('{query.period}', r.day)::date as period_start,"
         f" {key} as key, {sums()} from {relation} r where {where} group by 1, 2"
+        # rollup rows whose raw rows were all deleted are zeros: not a group
+        " having sum(r.requests) > 0"
     )
     return f"select s.*, {_name_of(query.group_by)} as name from ({sql}) s order by 1, 2", args
 

@@ -21,20 +21,20 @@ FIGURES = (
 
 
 def figures(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The figures of one summed row (sums may be null for an empty set: zeros then)."""
-    requests = int(row["requests"] or 0)
-    prompt = int(row["prompt_tokens"] or 0)
-    completion = int(row["completion_tokens"] or 0)
-    counts = [int(row[c] or 0) for c in HISTOGRAM]
+    """The figures of one summed row (missing or null sums, as of nothing used: zeros)."""
+    requests = int(row.get("requests") or 0)
+    prompt = int(row.get("prompt_tokens") or 0)
+    completion = int(row.get("completion_tokens") or 0)
+    counts = [int(row.get(c) or 0) for c in HISTOGRAM]
     return {
         "requests": requests,
-        "failed_requests": int(row["failed_requests"] or 0),
-        "unpriced_requests": int(row["unpriced_requests"] or 0),
+        "failed_requests": int(row.get("failed_requests") or 0),
+        "unpriced_requests": int(row.get("unpriced_requests") or 0),
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "cost": Decimal(row["cost"] or 0),
-        "avg_response_ms": round(int(row["response_ms_sum"] or 0) / requests, 1)
+        "cost": Decimal(row.get("cost") or 0),
+        "avg_response_ms": round(int(row.get("response_ms_sum") or 0) / requests, 1)
         if requests
         else None,
         "p95_response_ms": percentile(counts, 0.95),

@@ -49,7 +49,7 @@ async def _total(
     conn: asyncpg.Connection, range_: DateRange, filters: Filters, mine: bool
 ) -> dict[str, Any]:
     rows = await _totals(conn, range_, filters, "none", mine)
-    return rows[0] if rows else reports.figures(dict.fromkeys(reports.FIGURES))
+    return rows[0] if rows else reports.figures({})
 
 
 async def _active_users(

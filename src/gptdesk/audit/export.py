@@ -122,7 +122,7 @@ def export_query(filters: Filters) -> tuple[str, list[Any]]:
     sql = (
         "select seq, id::text, created_at, recorded_user_id::text as user_id,"
         " recorded_team_id::text as team_id, action::text,"
-        " resource_type::text, resource_id::text, details::text, ip_address::text,"
+        " resource_type::text, resource_id::text, details::text, host(ip_address) as ip_address,"
         " user_agent, prev_hash, hash from public.audit_logs"
         + (" where " + " and ".join(where) if where else "")
         + " order by public.audit_logs.seq"

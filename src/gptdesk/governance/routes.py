@@ -90,9 +90,10 @@ def _arguments(action: str, body: dict[str, Any], fields: tuple[str, ...]) -> li
 def _refusal(error: asyncpg.PostgresError) -> ApiError | None:
     state = getattr(error, "sqlstate", "") or ""
     if state.startswith("PT") and state[2:].isdigit():
-        return ApiError(int(state[2:]), getattr(error, "detail", None) or "refused", str(error))
+        message = getattr(error, "message", None) or "refused"
+        return ApiError(int(state[2:]), getattr(error, "detail", None) or "refused", message)
     if state == "42501":
-        return ApiError(403, "forbidden", str(error))
+        return ApiError(403, "forbidden", getattr(error, "message", None) or "forbidden")
     return None
 
 
