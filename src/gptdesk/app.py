@@ -15,6 +15,7 @@ from gptdesk.analytics import budget_routes
 from gptdesk.analytics import routes as analytics_routes
 from gptdesk.analytics.budget_webhooks import BudgetWebhooks
 from gptdesk.audit import routes as audit_routes
+from gptdesk.audit.retention import keep_retention
 from gptdesk.auth import admin_routes, mfa_routes, recovery_routes
 from gptdesk.auth import routes as auth_routes
 from gptdesk.auth.admin import AdminService
@@ -193,12 +194,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_private=settings.webhook_allow_private_networks,
         )
         deliverer = asyncio.create_task(webhooks.run())
+        tasks = [sweeper, deliverer]
+        if settings.audit_retention_days:
+            tasks.append(
+                asyncio.create_task(keep_retention(app.state.scope, settings.audit_retention_days))
+            )
         try:
             await apply_admin_policy(app.state.scope, settings.admin_requires_aal2)
             yield
         finally:
-            sweeper.cancel()
-            deliverer.cancel()
+            for task in tasks:
+                task.cancel()
             await realtime.close()
             await chat.drain()
             await providers.close()

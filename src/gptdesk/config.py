@@ -157,6 +157,13 @@ class Settings(BaseSettings):
         le=10_000_000,
         description="Longest chat message accepted, in characters.",
     )
+    audit_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36500,
+        description="Days audit rows are kept; older ones are purged (an audited action) "
+        "every hour. Unset: kept forever.",
+    )
     webhook_timeout: float = Field(
         default=10.0, gt=0, le=300, description="Seconds a budget webhook may take to answer."
     )

@@ -19,6 +19,25 @@ from gptdesk.analytics.query import (
 )
 
 TOP_GPTS = 10
+_BUDGETS = """
+select b.id::text, b.team_id::text, b.gpt_id::text, b.monthly_limit, b.currency,
+       b.thresholds, b.hard_stop, b.webhook_url is not null as has_webhook,
+       s.spent, round(100 * s.spent / b.monthly_limit, 2) as used_pct,
+       s.spent >= b.monthly_limit as exhausted,
+       coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                  'threshold', a.threshold, 'spent', a.spent, 'at', a.created_at,
+                  'webhook_status', a.webhook_status) order by a.threshold)
+                   from public.budget_alerts a
+                  where a.budget_id = b.id and a.period = $1), '[]'::jsonb) as alerts
+  from public.budgets b,
+       lateral (select case when b.gpt_id is null
+           then (select coalesce(sum(t.cost), 0) from public.usage_daily_teams t
+                  where t.team_id = b.team_id and t.day >= $1)
+           else (select coalesce(sum(g.cost), 0) from public.usage_daily_gpts g
+                  where g.gpt_id = b.gpt_id and g.day >= $1) end as spent) s
+ order by b.team_id, b.gpt_id nulls first
+"""
+
 COST_FIGURES = ("cost", "requests", "unpriced_requests")
 
 
@@ -196,3 +215,8 @@ async def gpt_stats(
         "by_model": by_model,
         "series": series,
     }
+
+
+async def budgets(conn: asyncpg.Connection, period: date) -> list[dict[str, Any]]:
+    """The budgets the caller may see, with the spend of the month starting `period`."""
+    return [dict(r) for r in await conn.fetch(_BUDGETS, period)]

@@ -16,44 +16,12 @@ from starlette.responses import Response
 
 from gptdesk.api import ApiError, json_object, signed_in_claims
 from gptdesk.auth.routes import request_info
+from gptdesk.governance import repository
 from gptdesk.governance.refusals import record_refusal
 
 router = APIRouter(prefix="/api/v1/gpts")
 Claims = Annotated[dict[str, Any], Depends(signed_in_claims)]
 RISK_LEVELS = ("low", "medium", "high")
-
-# action → (function call with $1 the GPT, the body fields in argument order)
-ACTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "approve": ("approve", "select public.approve_gpt($1::uuid, $2)", ("comment",)),
-    "reject": ("reject", "select public.reject_gpt($1::uuid, $2)", ("comment",)),
-    "suspend": ("suspend", "select public.suspend_gpt($1::uuid, $2)", ("reason",)),
-    "reinstate": ("reinstate", "select public.reinstate_gpt($1::uuid, $2)", ("comment",)),
-    "rollback": (
-        "rollback",
-        "select public.rollback_gpt($1::uuid, $2::integer, $3)",
-        ("version", "comment"),
-    ),
-    "risk-override": (
-        "override_risk",
-        "select public.override_gpt_risk($1::uuid, $2::public.risk_level, $3::integer, $4)",
-        ("risk_level", "compliance_score", "justification"),
-    ),
-}
-_REVIEW = """
-select pg_catalog.jsonb_build_object(
-  'gpt', governance_state,
-  'versions', coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(v) order by v.version desc)
-                          from public.gpt_versions v where v.gpt_id = g.id), '[]'::jsonb))
-  from public.gpts g,
-       lateral (select pg_catalog.jsonb_build_object(
-         'id', g.id, 'name', g.name, 'team_id', g.team_id, 'creator_id', g.creator_id,
-         'status', g.status, 'approval_status', g.approval_status, 'version', g.version,
-         'approved_version', g.approved_version, 'published', g.published,
-         'risk_level', g.risk_level, 'compliance_score', g.compliance_score,
-         'risk_reasons', g.risk_reasons, 'risk_override', g.risk_override,
-         'reviewer', g.reviewer) as governance_state) s
- where g.id = $1::uuid
-"""
 
 
 def _gpt_id(raw: str) -> str:
@@ -99,17 +67,18 @@ def _refusal(error: asyncpg.PostgresError) -> ApiError | None:
 
 @router.post("/{gpt_id}/{action}")
 async def transition(request: Request, claims: Claims, gpt_id: str, action: str) -> Response:
-    """Run one governance action on the GPT; the body holds its fields (see ACTIONS)."""
-    if action not in ACTIONS:
-        raise ApiError(404, "unknown_action", f"No action {action!r}; use {', '.join(ACTIONS)}")
-    name, sql, fields = ACTIONS[action]
+    """Run one governance action on the GPT; the body holds its fields (repository.ACTIONS)."""
+    if action not in repository.ACTIONS:
+        known = ", ".join(repository.ACTIONS)
+        raise ApiError(404, "unknown_action", f"No action {action!r}; use {known}")
+    name, sql, fields = repository.ACTIONS[action]
     gpt = _gpt_id(gpt_id)
     arguments = _arguments(action, await json_object(request), fields)
     info = request_info(request)
     scope = request.app.state.scope
     try:
         async with scope.as_claims(claims, request=info) as conn:
-            state = await conn.fetchval(sql, gpt, *arguments)
+            state = await repository.transition(conn, sql, gpt, arguments)
     except asyncpg.PostgresError as exc:
         refused = _refusal(exc)
         if refused is None:
@@ -126,7 +95,7 @@ async def review(request: Request, claims: Claims, gpt_id: str) -> Response:
     gpt = _gpt_id(gpt_id)
     scope = request.app.state.scope
     async with scope.as_claims(claims, request=request_info(request), read_only=True) as conn:
-        found = await conn.fetchval(_REVIEW, gpt)
+        found = await repository.review(conn, gpt)
     if found is None:
         raise ApiError(404, "gpt_not_found", "No GPT with this id is one you may see")
     return Response(
