@@ -11,7 +11,8 @@
 -- version current again (as a new version, approved at once).
 --
 -- Who reviews. The GPT's team admins; super admins when the version is public, has
--- organization access or high risk. Nobody but a super admin approves a version they made.
+-- organization access or high risk. Nobody but a super admin approves a version holding a
+-- change they made since the last approved version.
 -- Every transition is a SECURITY DEFINER function here with explicit checks (approve_gpt,
 -- reject_gpt, suspend_gpt, reinstate_gpt, rollback_gpt, override_gpt_risk), callable through
 -- /rest/v1/rpc and /api/v1/gpts/{id}/…, audited in the same transaction; a refused attempt
@@ -541,9 +542,13 @@ begin
   end if;
   select * into v from public.gpt_versions x where x.gpt_id = g.id and x.version = g.version;
   perform governance.require_reviewer(g, v.reviewer);
-  if v.created_by = auth.uid() and public.get_user_role(auth.uid()) <> 'super_admin' then
+  -- four eyes: not the author of any change since the last approved version
+  if public.get_user_role(auth.uid()) <> 'super_admin'
+     and exists (select from public.gpt_versions x
+                  where x.gpt_id = g.id and x.version > coalesce(g.approved_version, 0)
+                    and x.created_by = auth.uid()) then
     perform governance.refuse(403, 'own_gpt',
-      'You made this version: another admin must approve it');
+      'You made changes in this version: another admin must approve it');
   end if;
   perform pg_catalog.set_config('gptdesk.quiet_audit', 'on', true);
   update public.gpt_versions x

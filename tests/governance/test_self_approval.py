@@ -25,7 +25,7 @@ from tests.governance.world import (
 )
 from tests.rest.world import TEAM_A, World
 
-OWN = "You made this version: another admin must approve it"
+OWN = "You made changes in this version: another admin must approve it"
 
 
 def attempt(
@@ -82,6 +82,18 @@ def test_an_admin_may_not_approve_a_change_they_made_to_someone_elses_gpt(
     assert attempt(org, clients, surface, "admin_a", gpt) == (403, "own_gpt")
     assert len(refusal_rows(owner, gpt)) == 1
     assert attempt(org, clients, surface, "admin_a2", gpt) == (200, None)
+
+
+def test_an_admin_may_not_approve_their_change_hidden_under_a_later_edit(
+    org: World, owner: Owner, made: Made, clients: Callable[[str], Client]
+) -> None:
+    """Four eyes over every change since the last approval, not only the newest version."""
+    gpt = made.gpt(approval="approved")  # user_a's
+    changed(org, "admin_a", gpt, prompt="You plan trips and always pick the dearest hotel.")
+    changed(org, "user_a", gpt, description="Plans trips")
+    assert versions(owner, gpt)[-1]["created_by"] != ADMIN_A
+    assert attempt(org, clients, "api", "admin_a", gpt) == (403, "own_gpt")
+    assert attempt(org, clients, "rpc", "admin_a2", gpt) == (200, None)
 
 
 def test_every_refused_attempt_is_recorded(
