@@ -230,19 +230,25 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-  assessed jsonb := governance.assess(new.description, new.category, new.prompt, new.model,
-                                      new.temperature, new.web_access, new.is_public,
-                                      new.access_level);
-  computed_level public.risk_level := (assessed ->> 'risk_level')::public.risk_level;
+  assessed jsonb;
   config_changed boolean := tg_op = 'INSERT' or governance.config_changed(new, old, false);
   trusted boolean := current_user not in ('anon', 'authenticated');
 begin
+  if tg_op = 'UPDATE' and not config_changed
+     and new.risk_override is not distinct from old.risk_override
+     and (new.approval_status, new.approved_version, new.status)
+         is not distinct from (old.approval_status, old.approved_version, old.status) then
+    return new;  -- counters and the like (every chat answer updates usage_count): no rescoring
+  end if;
   if tg_op = 'UPDATE' and config_changed then
     new.risk_override := null;  -- an override judged the old configuration
   end if;
+  assessed := governance.assess(new.description, new.category, new.prompt, new.model,
+                                new.temperature, new.web_access, new.is_public,
+                                new.access_level);
   new.risk_reasons := assessed -> 'reasons';
   new.risk_level := coalesce((new.risk_override ->> 'risk_level')::public.risk_level,
-                             computed_level);
+                             (assessed ->> 'risk_level')::public.risk_level);
   new.compliance_score := coalesce((new.risk_override ->> 'compliance_score')::integer,
                                    (assessed ->> 'compliance_score')::integer);
   new.reviewer := case when new.is_public or new.access_level = 'organization'
@@ -292,6 +298,14 @@ security definer
 set search_path = ''
 as $$
 begin
+  if tg_op = 'UPDATE'
+     and (new.version, new.approved_version, new.approval_status, new.risk_level,
+          new.compliance_score, new.reviewer)
+         is not distinct from
+         (old.version, old.approved_version, old.approval_status, old.risk_level,
+          old.compliance_score, old.reviewer) then
+    return null;  -- nothing a version records changed
+  end if;
   if tg_op = 'UPDATE' and new.approved_version is distinct from old.approved_version then
     update public.gpt_versions v set status = 'superseded'
      where v.gpt_id = new.id and v.status = 'approved'
