@@ -4,10 +4,9 @@
 -- Rollups: three tables, one per question dashboards ask — a team's totals per day, each GPT
 -- and model per day, each user per day — each row holding requests, failures, unpriced
 -- requests, prompt and completion tokens, cost, the sum of response times and a fixed
--- response-time histogram (for p95 without the raw rows). A statement-level trigger with
--- transition tables adds a statement's inserted rows (one upsert per rollup, whatever the
--- row count) and takes deleted rows out, so the rollups always equal the raw sums; days are
--- UTC days of created_at. Reading: the row's user, the admins of its team and super admins,
+-- response-time histogram (for p95 without the raw rows). A row trigger adds each inserted
+-- row and takes each deleted one out (an update does both; TRUNCATE empties the rollups), so
+-- the rollups always equal the raw sums; days are UTC days of created_at. Reading: the row's user, the admins of its team and super admins,
 -- as for usage_analytics itself (team and GPT totals: admins and super admins only).
 --
 -- Budgets: `budgets` holds a monthly limit for a team (gpt_id null) or one of its GPTs, the
@@ -453,47 +452,27 @@ grant usage on schema analytics to gptdesk_gateway;
 grant execute on function analytics.claim_budget_webhooks(integer),
   analytics.finish_budget_webhook(uuid, boolean, text) to gptdesk_gateway;
 
--- Adds inserted usage rows to the rollups, and takes deleted ones out (an update does both),
--- one statement per rollup for a whole statement's rows; then checks the budgets of the
--- teams and GPTs that were charged.
-create or replace function analytics.add_usage()
-returns trigger
+-- Adds one usage row to the three rollups (`sign` 1) or takes it out (-1): three upserts
+-- with plans PL/pgSQL keeps, a few tens of microseconds for the chat answer that records it.
+create or replace function analytics.roll(u public.usage_analytics, sign integer)
+returns void
 language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  usage_day date := (u.created_at at time zone 'UTC')::date;
+  bucket integer := analytics.response_bucket(u.response_time_ms);
+  -- (named apart from the rollups' columns, which the upserts name too)
+  failed integer := (coalesce(u.metrics ->> 'status', 'completed') <> 'completed')::integer;
+  unpriced integer := (u.cost is null)::integer;
+  prompts bigint := coalesce((u.metrics ->> 'prompt_tokens')::bigint, 0);
+  completions bigint := coalesce((u.metrics ->> 'completion_tokens')::bigint, 0);
 begin
   insert into public.usage_daily_teams as t (day, team_id, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
-    select (r.created_at at time zone 'UTC')::date, r.team_id,
-           count(*),
-           count(*) filter (where coalesce(r.metrics ->> 'status', 'completed') <> 'completed'),
-           count(*) filter (where r.cost is null),
-           coalesce(sum((r.metrics ->> 'prompt_tokens')::bigint), 0),
-           coalesce(sum((r.metrics ->> 'completion_tokens')::bigint), 0),
-           coalesce(sum(r.cost), 0),
-           coalesce(sum(r.response_time_ms), 0),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 0),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 1),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 2),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 3),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 4),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 5),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 6),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 7),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 8),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 9),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 10),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 11),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 12),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 13),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 14),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 15),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 16),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 17),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 18),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 19)
-      from new_rows r
-     group by 1, 2
+  values (usage_day, u.team_id,
+          sign, sign * failed, sign * unpriced, sign * prompts, sign * completions, sign * coalesce(u.cost, 0), sign * u.response_time_ms,
+          sign * (bucket = 0)::integer, sign * (bucket = 1)::integer, sign * (bucket = 2)::integer, sign * (bucket = 3)::integer, sign * (bucket = 4)::integer, sign * (bucket = 5)::integer, sign * (bucket = 6)::integer, sign * (bucket = 7)::integer, sign * (bucket = 8)::integer, sign * (bucket = 9)::integer, sign * (bucket = 10)::integer, sign * (bucket = 11)::integer, sign * (bucket = 12)::integer, sign * (bucket = 13)::integer, sign * (bucket = 14)::integer, sign * (bucket = 15)::integer, sign * (bucket = 16)::integer, sign * (bucket = 17)::integer, sign * (bucket = 18)::integer, sign * (bucket = 19)::integer)
   on conflict (day, team_id) do update
       set requests = t.requests + excluded.requests,
           failed_requests = t.failed_requests + excluded.failed_requests,
@@ -523,36 +502,9 @@ begin
           h18 = t.h18 + excluded.h18,
           h19 = t.h19 + excluded.h19;
   insert into public.usage_daily_gpts as t (day, team_id, gpt_id, model, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
-    select (r.created_at at time zone 'UTC')::date, r.team_id, r.gpt_id, r.metrics ->> 'model',
-           count(*),
-           count(*) filter (where coalesce(r.metrics ->> 'status', 'completed') <> 'completed'),
-           count(*) filter (where r.cost is null),
-           coalesce(sum((r.metrics ->> 'prompt_tokens')::bigint), 0),
-           coalesce(sum((r.metrics ->> 'completion_tokens')::bigint), 0),
-           coalesce(sum(r.cost), 0),
-           coalesce(sum(r.response_time_ms), 0),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 0),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 1),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 2),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 3),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 4),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 5),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 6),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 7),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 8),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 9),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 10),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 11),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 12),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 13),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 14),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 15),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 16),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 17),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 18),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 19)
-      from new_rows r
-     group by 1, 2, 3, 4
+  values (usage_day, u.team_id, u.gpt_id, u.metrics ->> 'model',
+          sign, sign * failed, sign * unpriced, sign * prompts, sign * completions, sign * coalesce(u.cost, 0), sign * u.response_time_ms,
+          sign * (bucket = 0)::integer, sign * (bucket = 1)::integer, sign * (bucket = 2)::integer, sign * (bucket = 3)::integer, sign * (bucket = 4)::integer, sign * (bucket = 5)::integer, sign * (bucket = 6)::integer, sign * (bucket = 7)::integer, sign * (bucket = 8)::integer, sign * (bucket = 9)::integer, sign * (bucket = 10)::integer, sign * (bucket = 11)::integer, sign * (bucket = 12)::integer, sign * (bucket = 13)::integer, sign * (bucket = 14)::integer, sign * (bucket = 15)::integer, sign * (bucket = 16)::integer, sign * (bucket = 17)::integer, sign * (bucket = 18)::integer, sign * (bucket = 19)::integer)
   on conflict (day, team_id, gpt_id, model) do update
       set requests = t.requests + excluded.requests,
           failed_requests = t.failed_requests + excluded.failed_requests,
@@ -582,36 +534,9 @@ begin
           h18 = t.h18 + excluded.h18,
           h19 = t.h19 + excluded.h19;
   insert into public.usage_daily_users as t (day, team_id, user_id, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
-    select (r.created_at at time zone 'UTC')::date, r.team_id, r.user_id,
-           count(*),
-           count(*) filter (where coalesce(r.metrics ->> 'status', 'completed') <> 'completed'),
-           count(*) filter (where r.cost is null),
-           coalesce(sum((r.metrics ->> 'prompt_tokens')::bigint), 0),
-           coalesce(sum((r.metrics ->> 'completion_tokens')::bigint), 0),
-           coalesce(sum(r.cost), 0),
-           coalesce(sum(r.response_time_ms), 0),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 0),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 1),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 2),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 3),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 4),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 5),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 6),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 7),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 8),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 9),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 10),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 11),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 12),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 13),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 14),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 15),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 16),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 17),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 18),
-           count(*) filter (where analytics.response_bucket(r.response_time_ms) = 19)
-      from new_rows r
-     group by 1, 2, 3
+  values (usage_day, u.team_id, u.user_id,
+          sign, sign * failed, sign * unpriced, sign * prompts, sign * completions, sign * coalesce(u.cost, 0), sign * u.response_time_ms,
+          sign * (bucket = 0)::integer, sign * (bucket = 1)::integer, sign * (bucket = 2)::integer, sign * (bucket = 3)::integer, sign * (bucket = 4)::integer, sign * (bucket = 5)::integer, sign * (bucket = 6)::integer, sign * (bucket = 7)::integer, sign * (bucket = 8)::integer, sign * (bucket = 9)::integer, sign * (bucket = 10)::integer, sign * (bucket = 11)::integer, sign * (bucket = 12)::integer, sign * (bucket = 13)::integer, sign * (bucket = 14)::integer, sign * (bucket = 15)::integer, sign * (bucket = 16)::integer, sign * (bucket = 17)::integer, sign * (bucket = 18)::integer, sign * (bucket = 19)::integer)
   on conflict (day, team_id, user_id) do update
       set requests = t.requests + excluded.requests,
           failed_requests = t.failed_requests + excluded.failed_requests,
@@ -640,222 +565,45 @@ begin
           h17 = t.h17 + excluded.h17,
           h18 = t.h18 + excluded.h18,
           h19 = t.h19 + excluded.h19;
-  perform analytics.check_budgets(
-    array(select distinct r.team_id from new_rows r where r.team_id is not null and r.cost > 0),
-    array(select distinct r.gpt_id from new_rows r where r.gpt_id is not null and r.cost > 0));
-  return null;
 end
 $$;
 
-create or replace function analytics.remove_usage()
+-- Keeps the rollups equal to the raw rows: an insert adds the row, a delete takes it out, an
+-- update does both; a charged insert or update then checks the budgets it may have crossed.
+create or replace function analytics.rollup_usage()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
 begin
-  insert into public.usage_daily_teams as t (day, team_id, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
-    select (r.created_at at time zone 'UTC')::date, r.team_id,
-           -count(*),
-           -count(*) filter (where coalesce(r.metrics ->> 'status', 'completed') <> 'completed'),
-           -count(*) filter (where r.cost is null),
-           -coalesce(sum((r.metrics ->> 'prompt_tokens')::bigint), 0),
-           -coalesce(sum((r.metrics ->> 'completion_tokens')::bigint), 0),
-           -coalesce(sum(r.cost), 0),
-           -coalesce(sum(r.response_time_ms), 0),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 0),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 1),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 2),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 3),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 4),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 5),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 6),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 7),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 8),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 9),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 10),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 11),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 12),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 13),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 14),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 15),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 16),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 17),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 18),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 19)
-      from old_rows r
-     group by 1, 2
-  on conflict (day, team_id) do update
-      set requests = t.requests + excluded.requests,
-          failed_requests = t.failed_requests + excluded.failed_requests,
-          unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
-          prompt_tokens = t.prompt_tokens + excluded.prompt_tokens,
-          completion_tokens = t.completion_tokens + excluded.completion_tokens,
-          cost = t.cost + excluded.cost,
-          response_ms_sum = t.response_ms_sum + excluded.response_ms_sum,
-          h00 = t.h00 + excluded.h00,
-          h01 = t.h01 + excluded.h01,
-          h02 = t.h02 + excluded.h02,
-          h03 = t.h03 + excluded.h03,
-          h04 = t.h04 + excluded.h04,
-          h05 = t.h05 + excluded.h05,
-          h06 = t.h06 + excluded.h06,
-          h07 = t.h07 + excluded.h07,
-          h08 = t.h08 + excluded.h08,
-          h09 = t.h09 + excluded.h09,
-          h10 = t.h10 + excluded.h10,
-          h11 = t.h11 + excluded.h11,
-          h12 = t.h12 + excluded.h12,
-          h13 = t.h13 + excluded.h13,
-          h14 = t.h14 + excluded.h14,
-          h15 = t.h15 + excluded.h15,
-          h16 = t.h16 + excluded.h16,
-          h17 = t.h17 + excluded.h17,
-          h18 = t.h18 + excluded.h18,
-          h19 = t.h19 + excluded.h19;
-  insert into public.usage_daily_gpts as t (day, team_id, gpt_id, model, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
-    select (r.created_at at time zone 'UTC')::date, r.team_id, r.gpt_id, r.metrics ->> 'model',
-           -count(*),
-           -count(*) filter (where coalesce(r.metrics ->> 'status', 'completed') <> 'completed'),
-           -count(*) filter (where r.cost is null),
-           -coalesce(sum((r.metrics ->> 'prompt_tokens')::bigint), 0),
-           -coalesce(sum((r.metrics ->> 'completion_tokens')::bigint), 0),
-           -coalesce(sum(r.cost), 0),
-           -coalesce(sum(r.response_time_ms), 0),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 0),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 1),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 2),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 3),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 4),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 5),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 6),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 7),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 8),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 9),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 10),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 11),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 12),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 13),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 14),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 15),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 16),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 17),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 18),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 19)
-      from old_rows r
-     group by 1, 2, 3, 4
-  on conflict (day, team_id, gpt_id, model) do update
-      set requests = t.requests + excluded.requests,
-          failed_requests = t.failed_requests + excluded.failed_requests,
-          unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
-          prompt_tokens = t.prompt_tokens + excluded.prompt_tokens,
-          completion_tokens = t.completion_tokens + excluded.completion_tokens,
-          cost = t.cost + excluded.cost,
-          response_ms_sum = t.response_ms_sum + excluded.response_ms_sum,
-          h00 = t.h00 + excluded.h00,
-          h01 = t.h01 + excluded.h01,
-          h02 = t.h02 + excluded.h02,
-          h03 = t.h03 + excluded.h03,
-          h04 = t.h04 + excluded.h04,
-          h05 = t.h05 + excluded.h05,
-          h06 = t.h06 + excluded.h06,
-          h07 = t.h07 + excluded.h07,
-          h08 = t.h08 + excluded.h08,
-          h09 = t.h09 + excluded.h09,
-          h10 = t.h10 + excluded.h10,
-          h11 = t.h11 + excluded.h11,
-          h12 = t.h12 + excluded.h12,
-          h13 = t.h13 + excluded.h13,
-          h14 = t.h14 + excluded.h14,
-          h15 = t.h15 + excluded.h15,
-          h16 = t.h16 + excluded.h16,
-          h17 = t.h17 + excluded.h17,
-          h18 = t.h18 + excluded.h18,
-          h19 = t.h19 + excluded.h19;
-  insert into public.usage_daily_users as t (day, team_id, user_id, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
-    select (r.created_at at time zone 'UTC')::date, r.team_id, r.user_id,
-           -count(*),
-           -count(*) filter (where coalesce(r.metrics ->> 'status', 'completed') <> 'completed'),
-           -count(*) filter (where r.cost is null),
-           -coalesce(sum((r.metrics ->> 'prompt_tokens')::bigint), 0),
-           -coalesce(sum((r.metrics ->> 'completion_tokens')::bigint), 0),
-           -coalesce(sum(r.cost), 0),
-           -coalesce(sum(r.response_time_ms), 0),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 0),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 1),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 2),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 3),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 4),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 5),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 6),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 7),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 8),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 9),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 10),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 11),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 12),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 13),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 14),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 15),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 16),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 17),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 18),
-           -count(*) filter (where analytics.response_bucket(r.response_time_ms) = 19)
-      from old_rows r
-     group by 1, 2, 3
-  on conflict (day, team_id, user_id) do update
-      set requests = t.requests + excluded.requests,
-          failed_requests = t.failed_requests + excluded.failed_requests,
-          unpriced_requests = t.unpriced_requests + excluded.unpriced_requests,
-          prompt_tokens = t.prompt_tokens + excluded.prompt_tokens,
-          completion_tokens = t.completion_tokens + excluded.completion_tokens,
-          cost = t.cost + excluded.cost,
-          response_ms_sum = t.response_ms_sum + excluded.response_ms_sum,
-          h00 = t.h00 + excluded.h00,
-          h01 = t.h01 + excluded.h01,
-          h02 = t.h02 + excluded.h02,
-          h03 = t.h03 + excluded.h03,
-          h04 = t.h04 + excluded.h04,
-          h05 = t.h05 + excluded.h05,
-          h06 = t.h06 + excluded.h06,
-          h07 = t.h07 + excluded.h07,
-          h08 = t.h08 + excluded.h08,
-          h09 = t.h09 + excluded.h09,
-          h10 = t.h10 + excluded.h10,
-          h11 = t.h11 + excluded.h11,
-          h12 = t.h12 + excluded.h12,
-          h13 = t.h13 + excluded.h13,
-          h14 = t.h14 + excluded.h14,
-          h15 = t.h15 + excluded.h15,
-          h16 = t.h16 + excluded.h16,
-          h17 = t.h17 + excluded.h17,
-          h18 = t.h18 + excluded.h18,
-          h19 = t.h19 + excluded.h19;
+  if tg_op in ('UPDATE', 'DELETE') then
+    perform analytics.roll(old, -1);
+  end if;
+  if tg_op in ('INSERT', 'UPDATE') then
+    perform analytics.roll(new, 1);
+    if new.cost > 0 then
+      perform analytics.check_budgets(array_remove(array[new.team_id], null),
+                                      array_remove(array[new.gpt_id], null));
+    end if;
+  end if;
   return null;
 end
 $$;
 
-revoke execute on function analytics.add_usage(), analytics.remove_usage()
-  from public, anon, authenticated, service_role;
+revoke execute on function analytics.roll(public.usage_analytics, integer),
+  analytics.rollup_usage() from public, anon, authenticated, service_role;
 
+-- Row-level, not per statement with transition tables: those statements are planned again
+-- on every run, about 1 ms for the single row a chat answer records.
 drop trigger if exists rollup_usage_insert on public.usage_analytics;
-create trigger rollup_usage_insert after insert on public.usage_analytics
-  referencing new table as new_rows
-  for each statement execute function analytics.add_usage();
 drop trigger if exists rollup_usage_delete on public.usage_analytics;
-create trigger rollup_usage_delete after delete on public.usage_analytics
-  referencing old table as old_rows
-  for each statement execute function analytics.remove_usage();
--- An update takes the old rows out, then adds the new ones (triggers fire in name order),
--- so the budgets are checked against the rollups as they end up.
 drop trigger if exists rollup_usage_update_1_old on public.usage_analytics;
-create trigger rollup_usage_update_1_old after update on public.usage_analytics
-  referencing old table as old_rows
-  for each statement execute function analytics.remove_usage();
 drop trigger if exists rollup_usage_update_2_new on public.usage_analytics;
-create trigger rollup_usage_update_2_new after update on public.usage_analytics
-  referencing new table as new_rows
-  for each statement execute function analytics.add_usage();
+drop function if exists analytics.add_usage();
+drop function if exists analytics.remove_usage();
+create or replace trigger rollup_usage after insert or update or delete on public.usage_analytics
+  for each row execute function analytics.rollup_usage();
 
 -- TRUNCATE fires no row or transition triggers: empty the rollups with it. Only the owner
 -- may truncate the raw rows at all.
