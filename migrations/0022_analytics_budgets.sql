@@ -26,12 +26,12 @@ grant usage on schema analytics to authenticated, service_role;
 -- The response-time histogram's buckets: h00 holds answers up to 50 ms, h01 up to 100 ms
 -- and so on to h18 (up to 120000 ms); h19 holds slower ones. Upper bounds, in ms:
 -- 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 7500, 10000, 15000, 20000, 30000, 60000, 120000. gptdesk.analytics.percentiles reads them the same way.
+-- No SET clause, so that PostgreSQL inlines it (built-in operators only).
 create or replace function analytics.response_bucket(ms integer)
 returns integer
 language sql
 immutable
 parallel safe
-set search_path = ''
 as $$
   select pg_catalog.width_bucket(ms, array[51, 101, 201, 301, 501, 751, 1001, 1501, 2001, 3001, 4001, 5001, 7501, 10001, 15001, 20001, 30001, 60001, 120001]::integer[])
 $$;
@@ -195,6 +195,51 @@ drop policy if exists "Super admins can view all users' usage" on public.usage_d
 create policy "Super admins can view all users' usage" on public.usage_daily_users
   for select to authenticated
   using ((select public.is_super_admin(auth.uid())));
+
+-- Active users: one row per user, team and month with a bit per day the user used GPT Desk,
+-- kept with the per-user rollup. Counting the users active in a window reads at most two
+-- months' rows per user, where counting distinct users over daily rows reads thirty.
+create table if not exists analytics.user_active_days (
+    month date not null check (extract(day from month) = 1),
+    team_id uuid,
+    user_id uuid not null,
+    days bigint not null default 0,
+    unique nulls not distinct (month, team_id, user_id)
+);
+create index if not exists user_active_days_user on analytics.user_active_days (user_id, month);
+alter table analytics.user_active_days enable row level security;
+revoke all on analytics.user_active_days from public, anon;
+grant select on analytics.user_active_days to authenticated, service_role;
+
+drop policy if exists "Users can view their active days" on analytics.user_active_days;
+create policy "Users can view their active days" on analytics.user_active_days
+  for select to authenticated
+  using (user_id = (select auth.uid()));
+drop policy if exists "Admins can view their team's active days" on analytics.user_active_days;
+create policy "Admins can view their team's active days" on analytics.user_active_days
+  for select to authenticated
+  using ((select public.is_admin_or_super(auth.uid()))
+         and team_id = (select public.get_user_team_id(auth.uid())));
+drop policy if exists "Super admins can view all active days" on analytics.user_active_days;
+create policy "Super admins can view all active days" on analytics.user_active_days
+  for select to authenticated
+  using ((select public.is_super_admin(auth.uid())));
+
+-- The bits of `month` (its first day) that fall in [lo, hi]. No SET clause, so that
+-- PostgreSQL inlines it (built-in operators only).
+create or replace function analytics.day_mask(month date, lo date, hi date)
+returns bigint
+language sql
+immutable
+parallel safe
+as $$
+  select case
+    when hi < month or lo >= (month + interval '1 month')::date then 0::bigint
+    else ((1::bigint << (least(hi, (month + interval '1 month')::date - 1) - month + 1)) - 1)
+         & ~((1::bigint << (greatest(lo, month) - month)) - 1)
+  end
+$$;
+grant execute on function analytics.day_mask(date, date, date) to authenticated, service_role;
 
 -- A user's own usage by GPT and model comes from the raw rows (few per user, indexed);
 -- the newest first per user and GPT:
@@ -454,6 +499,8 @@ grant execute on function analytics.claim_budget_webhooks(integer),
 
 -- Adds one usage row to the three rollups (`sign` 1) or takes it out (-1): three upserts
 -- with plans PL/pgSQL keeps, a few tens of microseconds for the chat answer that records it.
+-- A group left with no request is removed; the user's day bit follows the per-user rollup
+-- (the users rollup is upserted last, so `left_requests` is the user's for that day).
 create or replace function analytics.roll(u public.usage_analytics, sign integer)
 returns void
 language plpgsql
@@ -468,6 +515,9 @@ declare
   unpriced integer := (u.cost is null)::integer;
   prompts bigint := coalesce((u.metrics ->> 'prompt_tokens')::bigint, 0);
   completions bigint := coalesce((u.metrics ->> 'completion_tokens')::bigint, 0);
+  day_bit bigint := 1::bigint << (extract(day from (u.created_at at time zone 'UTC'))::integer - 1);
+  row_id bigint;
+  left_requests integer;
 begin
   insert into public.usage_daily_teams as t (day, team_id, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
   values (usage_day, u.team_id,
@@ -500,7 +550,11 @@ begin
           h16 = t.h16 + excluded.h16,
           h17 = t.h17 + excluded.h17,
           h18 = t.h18 + excluded.h18,
-          h19 = t.h19 + excluded.h19;
+          h19 = t.h19 + excluded.h19
+  returning t.id, t.requests into row_id, left_requests;
+  if left_requests = 0 then
+    delete from public.usage_daily_teams x where x.id = row_id;  -- a group no raw row is left in
+  end if;
   insert into public.usage_daily_gpts as t (day, team_id, gpt_id, model, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
   values (usage_day, u.team_id, u.gpt_id, u.metrics ->> 'model',
           sign, sign * failed, sign * unpriced, sign * prompts, sign * completions, sign * coalesce(u.cost, 0), sign * u.response_time_ms,
@@ -532,7 +586,11 @@ begin
           h16 = t.h16 + excluded.h16,
           h17 = t.h17 + excluded.h17,
           h18 = t.h18 + excluded.h18,
-          h19 = t.h19 + excluded.h19;
+          h19 = t.h19 + excluded.h19
+  returning t.id, t.requests into row_id, left_requests;
+  if left_requests = 0 then
+    delete from public.usage_daily_gpts x where x.id = row_id;  -- a group no raw row is left in
+  end if;
   insert into public.usage_daily_users as t (day, team_id, user_id, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
   values (usage_day, u.team_id, u.user_id,
           sign, sign * failed, sign * unpriced, sign * prompts, sign * completions, sign * coalesce(u.cost, 0), sign * u.response_time_ms,
@@ -564,7 +622,19 @@ begin
           h16 = t.h16 + excluded.h16,
           h17 = t.h17 + excluded.h17,
           h18 = t.h18 + excluded.h18,
-          h19 = t.h19 + excluded.h19;
+          h19 = t.h19 + excluded.h19
+  returning t.id, t.requests into row_id, left_requests;
+  if left_requests = 0 then
+    delete from public.usage_daily_users x where x.id = row_id;  -- a group no raw row is left in
+  end if;
+  -- the user's active days this month (dashboards count active users from these bits)
+  if u.user_id is not null then
+    insert into analytics.user_active_days as a (month, team_id, user_id, days)
+    values (pg_catalog.date_trunc('month', usage_day)::date, u.team_id, u.user_id,
+            case when left_requests > 0 then day_bit else 0 end)
+    on conflict (month, team_id, user_id) do update
+       set days = case when left_requests > 0 then a.days | day_bit else a.days & ~day_bit end;
+  end if;
 end
 $$;
 
@@ -617,6 +687,7 @@ begin
   delete from public.usage_daily_teams;
   delete from public.usage_daily_gpts;
   delete from public.usage_daily_users;
+  delete from analytics.user_active_days;
   return null;
 end
 $$;
@@ -631,6 +702,7 @@ lock table public.usage_analytics in share mode;
 delete from public.usage_daily_teams;
 delete from public.usage_daily_gpts;
 delete from public.usage_daily_users;
+delete from analytics.user_active_days;
 do $$
 begin
   insert into public.usage_daily_teams as t (day, team_id, requests, failed_requests, unpriced_requests, prompt_tokens, completion_tokens, cost, response_ms_sum, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19)
@@ -810,6 +882,12 @@ begin
           h17 = t.h17 + excluded.h17,
           h18 = t.h18 + excluded.h18,
           h19 = t.h19 + excluded.h19;
+  insert into analytics.user_active_days (month, team_id, user_id, days)
+  select pg_catalog.date_trunc('month', r.day)::date, r.team_id, r.user_id,
+         pg_catalog.bit_or(1::bigint << (extract(day from r.day)::integer - 1))
+    from public.usage_daily_users r
+   where r.user_id is not null and r.requests > 0
+   group by 1, 2, 3;
 end
 $$;
 

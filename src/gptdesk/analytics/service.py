@@ -71,20 +71,41 @@ async def _total(
     return rows[0] if rows else reports.figures({})
 
 
+_ACTIVE_FROM_DAYS = (
+    "select count(distinct r.user_id) filter"
+    " (where r.days & analytics.day_mask(r.month, $2, $2) <> 0) as daily,"
+    " count(distinct r.user_id) filter"
+    " (where r.days & analytics.day_mask(r.month, $2 - 6, $2) <> 0) as weekly,"
+    " count(distinct r.user_id) filter"
+    " (where r.days & analytics.day_mask(r.month, $1, $2) <> 0) as monthly"
+    " from analytics.user_active_days r"
+    " where r.month between pg_catalog.date_trunc('month', $1)::date and $2"
+)
+
+
 async def _active_users(
     conn: asyncpg.Connection, end: date, filters: Filters, mine: bool
 ) -> dict[str, int]:
-    """Distinct users on `end`, in the 7 and in the 30 days to `end`."""
-    relation = relation_for(filters.dimensions() | {"user"}, mine)
+    """Distinct users on `end`, in the 7 and in the 30 days to `end`: from the users' active
+    days when only a team or user narrows it, else from the smallest relation that can."""
     args: list[object] = [end - timedelta(days=29), end]
-    where = where_clause(filters, args)
-    row = await conn.fetchrow(
-        "select count(distinct r.user_id) filter (where r.day = $2) as daily,"
-        " count(distinct r.user_id) filter (where r.day > $2 - 7) as weekly,"
-        f" count(distinct r.user_id) as monthly from {relation} r"
-        f" where {where} and r.requests > 0",
-        *args,
-    )
+    relation = relation_for(filters.dimensions() | {"user"}, mine)
+    if relation == "public.usage_daily_users":
+        conditions = []
+        for column, value in (("team_id", filters.team_id), ("user_id", filters.user_id)):
+            if value:
+                args.append(value)
+                conditions.append(f" and r.{column} = ${len(args)}::uuid")
+        row = await conn.fetchrow(_ACTIVE_FROM_DAYS + "".join(conditions), *args)
+    else:
+        where = where_clause(filters, args)
+        row = await conn.fetchrow(
+            "select count(distinct r.user_id) filter (where r.day = $2) as daily,"
+            " count(distinct r.user_id) filter (where r.day > $2 - 7) as weekly,"
+            f" count(distinct r.user_id) as monthly from {relation} r"
+            f" where {where} and r.requests > 0",
+            *args,
+        )
     return {"daily": row["daily"], "weekly": row["weekly"], "monthly": row["monthly"]}
 
 
