@@ -78,17 +78,34 @@ class DateRange:
 
 @dataclass(frozen=True)
 class Filters:
-    """Narrowing beyond RLS: one team, GPT, user or model."""
+    """Narrowing: one team, GPT, user or model asked for; and `within_team` / `within_user`,
+    what RLS lets the caller see anyway (a team admin's team, a user's own rows), stated so
+    the planner can use the indexes instead of filtering every row through the policies."""
 
     team_id: str | None = None
     gpt_id: str | None = None
     user_id: str | None = None
     model: str | None = None
+    within_team: str | None = None
+    within_user: str | None = None
 
     def dimensions(self) -> frozenset[str]:
         """The dimensions these filters need the relation to keep."""
-        given = {"team": self.team_id, "gpt": self.gpt_id, "user": self.user_id}
+        given = {"team": self.team_id, "gpt": self.gpt_id, "user": self.user_id or self.within_user}
         return frozenset(k for k, v in {**given, "model": self.model}.items() if v)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who asks: a plain user sees only their own usage, a team admin their team's."""
+
+    mine: bool = False
+    team_id: str | None = None
+    user_id: str | None = None
+
+    def narrow(self, filters: Filters) -> Filters:
+        """`filters` within what this viewer may see."""
+        return replace(filters, within_team=self.team_id, within_user=self.user_id)
 
 
 @dataclass(frozen=True)
@@ -221,6 +238,8 @@ def where_clause(filters: Filters, args: list[object]) -> str:
         ("gpt", filters.gpt_id),
         ("user", filters.user_id),
         ("model", filters.model),
+        ("team", filters.within_team),
+        ("user", filters.within_user),
     ):
         if value:
             args.append(value)

@@ -4,6 +4,7 @@ admins their team's, super admins everything."""
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from starlette.responses import Response
 from gptdesk.analytics import rendering, service
 from gptdesk.analytics.query import (
     QueryError,
+    Viewer,
     parse_filters,
     parse_range,
     parse_usage,
@@ -51,11 +53,11 @@ def _answer(
 async def _run(
     request: Request,
     claims: dict[str, Any],
-    work: Callable[[asyncpg.Connection, bool], Awaitable[Any]],
+    work: Callable[[asyncpg.Connection, Viewer], Awaitable[Any]],
 ) -> Any:
     scope = request.app.state.scope
     async with scope.as_claims(claims, request=request_info(request), read_only=True) as conn:
-        return await work(conn, await service.own_only(conn, claims))
+        return await work(conn, await service.viewer(conn, claims))
 
 
 def _parsed(parse: Callable[[], Any]) -> Any:
@@ -76,7 +78,13 @@ async def usage_stats(request: Request, claims: Claims) -> Response:
     params = dict(request.query_params)
     fmt = _format(params)
     query = _parsed(lambda: parse_usage(params, _today()))
-    rows = await _run(request, claims, lambda conn, mine: service.usage(conn, query, mine))
+    rows = await _run(
+        request,
+        claims,
+        lambda conn, who: service.usage(
+            conn, replace(query, filters=who.narrow(query.filters)), who.mine
+        ),
+    )
     key = [] if query.group_by == "none" else [query.group_by]
     named = ["name"] if query.group_by in ("team", "user", "gpt") else []
     body = {
@@ -98,7 +106,9 @@ async def cost_analysis(request: Request, claims: Claims) -> Response:
     filters = _parsed(lambda: parse_filters(params))
     now = datetime.now(UTC)
     body = await _run(
-        request, claims, lambda conn, mine: service.costs(conn, range_, filters, mine, now)
+        request,
+        claims,
+        lambda conn, who: service.costs(conn, range_, who.narrow(filters), who.mine, now),
     )
     rows = [
         {"dimension": dimension, "key": r.get(dimension), "name": r.get("name"), **r}
@@ -119,7 +129,9 @@ async def dashboard_metrics(request: Request, claims: Claims) -> Response:
     range_ = _parsed(lambda: parse_range(params, _today()))
     filters = _parsed(lambda: parse_filters(params))
     body = await _run(
-        request, claims, lambda conn, mine: service.dashboard(conn, range_, filters, mine)
+        request,
+        claims,
+        lambda conn, who: service.dashboard(conn, range_, who.narrow(filters), who.mine),
     )
     metrics: list[dict[str, Any]] = []
     rendering.flatten(
@@ -138,7 +150,7 @@ async def _gpt_stats(request: Request, claims: dict[str, Any], gpt_id: str) -> R
     except ValueError:
         raise ApiError(404, "gpt_not_found", "No GPT with this id is one you may see") from None
     body = await _run(
-        request, claims, lambda conn, mine: service.gpt_stats(conn, gpt_id, range_, mine)
+        request, claims, lambda conn, who: service.gpt_stats(conn, gpt_id, range_, who)
     )
     if body is None:
         raise ApiError(404, "gpt_not_found", "No GPT with this id is one you may see")

@@ -12,6 +12,7 @@ from gptdesk.analytics.query import (
     DateRange,
     Filters,
     UsageQuery,
+    Viewer,
     relation_for,
     totals_sql,
     usage_sql,
@@ -41,11 +42,19 @@ select b.id::text, b.team_id::text, b.gpt_id::text, b.monthly_limit, b.currency,
 COST_FIGURES = ("cost", "requests", "unpriced_requests")
 
 
-async def own_only(conn: asyncpg.Connection, claims: dict[str, Any]) -> bool:
-    """Whether the caller sees only their own usage (a plain user, not an admin)."""
+async def viewer(conn: asyncpg.Connection, claims: dict[str, Any]) -> Viewer:
+    """Who the caller is to analytics (their role's powers as the database sees them)."""
     if claims.get("role") == "service_role":
-        return False
-    return not await conn.fetchval("select public.is_admin_or_super(auth.uid())")
+        return Viewer()
+    row = await conn.fetchrow(
+        "select public.get_user_role(auth.uid())::text as role,"
+        " public.get_user_team_id(auth.uid())::text as team, auth.uid()::text as uid"
+    )
+    if row["role"] == "super_admin":
+        return Viewer()
+    if row["role"] == "admin" and row["team"]:
+        return Viewer(team_id=row["team"])
+    return Viewer(mine=True, user_id=row["uid"])
 
 
 async def usage(conn: asyncpg.Connection, query: UsageQuery, mine: bool) -> list[dict[str, Any]]:
@@ -92,7 +101,12 @@ async def _active_users(
     relation = relation_for(filters.dimensions() | {"user"}, mine)
     if relation == "public.usage_daily_users":
         conditions = []
-        for column, value in (("team_id", filters.team_id), ("user_id", filters.user_id)):
+        for column, value in (
+            ("team_id", filters.team_id),
+            ("user_id", filters.user_id),
+            ("team_id", filters.within_team),
+            ("user_id", filters.within_user),
+        ):
             if value:
                 args.append(value)
                 conditions.append(f" and r.{column} = ${len(args)}::uuid")
@@ -206,7 +220,7 @@ async def costs(
 
 
 async def gpt_stats(
-    conn: asyncpg.Connection, gpt_id: str, range_: DateRange, mine: bool
+    conn: asyncpg.Connection, gpt_id: str, range_: DateRange, who: Viewer
 ) -> dict[str, Any] | None:
     """The seed's getGPTStats for one GPT the caller can see (None when they cannot)."""
     gpt = await conn.fetchrow(
@@ -216,7 +230,8 @@ async def gpt_stats(
     )
     if gpt is None:
         return None
-    filters = Filters(gpt_id=gpt_id)
+    filters = who.narrow(Filters(gpt_id=gpt_id))
+    mine = who.mine
     total = await _total(conn, range_, filters, mine)
     users = await conn.fetchval(
         "select count(distinct u.user_id) from public.usage_analytics u"
