@@ -88,10 +88,12 @@ class Filters:
     model: str | None = None
     within_team: str | None = None
     within_user: str | None = None
+    gpt_ids: tuple[str, ...] | None = None  # one of these GPTs (the dashboard's top ones)
 
     def dimensions(self) -> frozenset[str]:
         """The dimensions these filters need the relation to keep."""
-        given = {"team": self.team_id, "gpt": self.gpt_id, "user": self.user_id or self.within_user}
+        gpt = self.gpt_id or self.gpt_ids
+        given = {"team": self.team_id, "gpt": gpt, "user": self.user_id or self.within_user}
         return frozenset(k for k, v in {**given, "model": self.model}.items() if v)
 
 
@@ -245,6 +247,9 @@ def where_clause(filters: Filters, args: list[object]) -> str:
             args.append(value)
             cast = "" if dimension == "model" else "::uuid"
             conditions.append(f"r.{_KEY_COLUMN[dimension]} = ${len(args)}{cast}")
+    if filters.gpt_ids is not None:
+        args.append(list(filters.gpt_ids))
+        conditions.append(f"r.gpt_id = any(${len(args)}::uuid[])")
     return " and ".join(conditions)
 
 
@@ -290,3 +295,21 @@ def totals_sql(
 def with_range(query: UsageQuery, range_: DateRange) -> UsageQuery:
     """`query` over another range."""
     return replace(query, range=range_)
+
+
+def top_gpts_sql(
+    range_: DateRange, filters: Filters, own_only: bool, limit: int
+) -> tuple[str, list[object]]:
+    """The ids of the `limit` GPTs with the most requests (then cost) over the range: only
+    the two sums the ranking needs over the many rollup rows of a whole organization; their
+    full figures are then summed for those GPTs alone."""
+    relation = relation_for(filters.dimensions() | {"gpt"}, own_only)
+    args: list[object] = [range_.start, range_.end]
+    where = where_clause(filters, args)
+    sql = (
+        "select r.gpt_id::text as gpt"
+        f" from {relation} r where {where} and r.gpt_id is not null"
+        " group by r.gpt_id having sum(r.requests) > 0"
+        f" order by sum(r.requests) desc, sum(r.cost) desc limit {int(limit)}"
+    )
+    return sql, args

@@ -1,6 +1,7 @@
 """Answering analytics requests on a connection that runs as the caller (RLS decides)."""
 
 import calendar
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from gptdesk.analytics.query import (
     UsageQuery,
     Viewer,
     relation_for,
+    top_gpts_sql,
     totals_sql,
     usage_sql,
     where_clause,
@@ -133,7 +135,9 @@ async def dashboard(
     before_total = await _total(conn, previous, filters, mine)
     active = await _active_users(conn, range_.end, filters, mine)
     active_before = await _active_users(conn, previous.end, filters, mine)
-    top = [r for r in await _totals(conn, range_, filters, "gpt", mine) if r["gpt"]]
+    sql, args = top_gpts_sql(range_, filters, mine, TOP_GPTS)
+    top_ids = tuple(row["gpt"] for row in await conn.fetch(sql, *args))
+    top = await _totals(conn, range_, replace(filters, gpt_ids=top_ids), "gpt", mine)
     top.sort(key=lambda r: (-r["requests"], -r["cost"]))
     series = await usage(conn, UsageQuery(range_, "day", "none", filters), mine)
     return {
@@ -153,7 +157,7 @@ async def dashboard(
         },
         "costs": {"total": now_total["cost"], "unpriced_requests": now_total["unpriced_requests"]},
         "active_users": active,
-        "top_gpts": top[:TOP_GPTS],
+        "top_gpts": top,
         "trends": {
             "requests": reports.change(now_total["requests"], before_total["requests"]),
             "total_tokens": reports.change(now_total["total_tokens"], before_total["total_tokens"]),
