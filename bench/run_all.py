@@ -13,6 +13,7 @@ BENCHMARKS = [
     "bench.chat_gateway",
     "bench.storage_transfer",
     "bench.realtime_fanout",
+    "bench.analytics_rollups",
 ]
 
 
