@@ -65,6 +65,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+import gptdesk
 from bench.common import (
     BENCH_SECRET,
     BenchDatabase,
@@ -892,7 +893,11 @@ def code_version() -> str:
 
     commit = git("rev-parse", "--short", "HEAD")
     dirty = git("status", "--porcelain", "--", "src", "migrations")
-    return f"`{commit}`" + (" with uncommitted changes in src/ or migrations/" if dirty else "")
+    version = f"`{commit}`" + (" with uncommitted changes in src/ or migrations/" if dirty else "")
+    imported = Path(gptdesk.__file__).resolve().parents[1]
+    if imported != Path(__file__).resolve().parents[1] / "src":
+        version += f" (gptdesk and its migrations imported from {imported.parent})"
+    return version
 
 
 def _wrap(lines: list[str], width: int = 92) -> list[str]:
