@@ -1,5 +1,5 @@
-"""The daily rollups (usage_daily_teams, _gpts, _users) always equal the raw usage rows added
-up: after inserts of one row and of many in one statement, after deletes (by id, in bulk,
+"""The daily rollups (usage_daily_teams, _gpts, _users, _totals) always equal the raw usage
+rows added up: after inserts of one row and of many in one statement, after deletes (by id, in bulk,
 by a GPT's cascade) and after updates that move rows between days, months, teams, users,
 GPTs and models or change their figures. The expected sums are worked out in Python from
 the raw rows as the owner reads them, over the whole table, so rows of any other test count
@@ -51,7 +51,13 @@ ROLLUPS: dict[str, tuple[str, Any]] = {
         "day, team_id::text, user_id::text",
         lambda u: (u.day, u.team_id, u.user_id),
     ),
+    "usage_daily_totals": ("day, slot", lambda u: (u.day, slot_of(u.id))),
 }
+
+
+def slot_of(usage_id: str) -> int:
+    """The organization-wide rollup's slot of a usage row: its id's low four bits."""
+    return uuid.UUID(usage_id).bytes[15] & 15
 
 
 def figures(sums: Sums) -> tuple[Any, ...]:
@@ -241,3 +247,21 @@ async def test_request_roles_cannot_truncate_the_raw_rows(db: MigratedDatabase, 
 async def test_the_service_role_cannot_truncate_the_raw_rows(db: MigratedDatabase) -> None:
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await truncate_as(db, "service_role")
+
+
+async def test_truncating_the_raw_rows_empties_every_rollup(
+    db: MigratedDatabase, dataset: Dataset
+) -> None:
+    tables = (*(f"public.{t}" for t in ROLLUPS), "analytics.user_active_days")
+    conn = await asyncpg.connect(db.admin_dsn)
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        for table in tables:
+            assert await conn.fetchval(f"select count(*) from {table}") > 0, table
+        await conn.execute("truncate public.usage_analytics cascade")
+        for table in tables:
+            assert await conn.fetchval(f"select count(*) from {table}") == 0, table
+    finally:
+        await transaction.rollback()
+        await conn.close()

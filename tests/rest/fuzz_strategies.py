@@ -54,6 +54,7 @@ WRITE_GUARD = {
     "usage_daily_teams": ("team_id", f"in.({TEAM_A},{NOWHERE})"),
     "usage_daily_gpts": ("team_id", f"in.({TEAM_A},{NOWHERE})"),
     "usage_daily_users": ("team_id", f"in.({TEAM_A},{NOWHERE})"),
+    "usage_daily_totals": ("slot", "in.(0,15)"),
     "budgets": ("id", f"in.({IDS['budget_a']},{NOWHERE})"),
     "budget_alerts": ("id", f"in.({IDS['alert_a']},{NOWHERE})"),
 }

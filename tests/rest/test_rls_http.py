@@ -200,6 +200,7 @@ _OTHER_KEYS = {
     "gpt_ratings": ("gpt_id", "user_id"),
     "gpt_monthly_usage": ("gpt_id", "month"),
     "llm_provider_secrets": ("provider_id",),
+    "usage_daily_totals": ("day", "slot"),
 }
 PRIMARY_KEYS = {table: _OTHER_KEYS.get(table, ("id",)) for table in TABLES}
 # Statements with no PostgREST equivalent: a data-modifying CTE, and an UPDATE whose value

@@ -42,8 +42,10 @@ SUMMED = (
     "response_ms_sum",
     *HISTOGRAM,
 )
-# The dimensions each rollup keeps (all keep the day and the team).
+# The dimensions each rollup keeps besides the day, smallest first. The organization's totals
+# keep none (super admins alone read them: every other caller's rows name a team or a user).
 ROLLUPS = (
+    ("public.usage_daily_totals", frozenset()),
     ("public.usage_daily_teams", frozenset({"team"})),
     ("public.usage_daily_gpts", frozenset({"team", "gpt", "model"})),
     ("public.usage_daily_users", frozenset({"team", "user"})),
@@ -93,7 +95,11 @@ class Filters:
     def dimensions(self) -> frozenset[str]:
         """The dimensions these filters need the relation to keep."""
         gpt = self.gpt_id or self.gpt_ids
-        given = {"team": self.team_id, "gpt": gpt, "user": self.user_id or self.within_user}
+        given = {
+            "team": self.team_id or self.within_team,
+            "gpt": gpt,
+            "user": self.user_id or self.within_user,
+        }
         return frozenset(k for k, v in {**given, "model": self.model}.items() if v)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from gptdesk.analytics.percentiles import COLUMNS as HISTOGRAM
 from gptdesk.analytics.percentiles import percentile
+from gptdesk.analytics.query import SUMMED
 
 FIGURES = (
     "requests",
@@ -38,6 +39,14 @@ def figures(row: Mapping[str, Any]) -> dict[str, Any]:
         if requests
         else None,
         "p95_response_ms": percentile(counts, 0.95),
+    }
+
+
+def summed(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The summed columns of several rows added up (as one row over all of them)."""
+    return {
+        column: sum((row[column] for row in rows), Decimal(0) if column == "cost" else 0)
+        for column in SUMMED
     }
 
 

@@ -82,26 +82,33 @@ async def _total(
     return rows[0] if rows else reports.figures({})
 
 
-_ACTIVE_FROM_DAYS = (
-    "select count(distinct r.user_id) filter"
-    " (where r.days & analytics.day_mask(r.month, $2, $2) <> 0) as daily,"
-    " count(distinct r.user_id) filter"
-    " (where r.days & analytics.day_mask(r.month, $2 - 6, $2) <> 0) as weekly,"
-    " count(distinct r.user_id) filter"
-    " (where r.days & analytics.day_mask(r.month, $1, $2) <> 0) as monthly"
-    " from analytics.user_active_days r"
-    " where r.month between pg_catalog.date_trunc('month', $1)::date and $2"
-)
+def _active_from_days(ends: int) -> str:
+    """Distinct users active on, in the 7 and in the 30 days to, each of `ends` days ($2…;
+    $1 the earliest day of all): one row per user over the months' day bits."""
+    flags, counts = [], []
+    for i in range(ends):
+        end = f"${i + 2}::date"
+        for window, first in (("daily", end), ("weekly", f"{end} - 6"), ("monthly", f"{end} - 29")):
+            mask = f"analytics.day_mask(r.month, {first}, {end})"
+            flags.append(f"bool_or(r.days & {mask} <> 0) as {window}_{i}")
+            counts.append(f"count(*) filter (where s.{window}_{i}) as {window}_{i}")
+    months = f"pg_catalog.date_trunc('month', $1::date)::date and ${ends + 1}::date"
+    return (
+        f"select {', '.join(counts)} from (select {', '.join(flags)}"
+        f" from analytics.user_active_days r where r.month between {months}{{conditions}}"
+        " group by r.user_id) s"
+    )
 
 
 async def _active_users(
-    conn: asyncpg.Connection, end: date, filters: Filters, mine: bool
-) -> dict[str, int]:
-    """Distinct users on `end`, in the 7 and in the 30 days to `end`: from the users' active
-    days when only a team or user narrows it, else from the smallest relation that can."""
-    args: list[object] = [end - timedelta(days=29), end]
+    conn: asyncpg.Connection, ends: tuple[date, ...], filters: Filters, mine: bool
+) -> list[dict[str, int]]:
+    """Distinct users on each of `ends` (latest last), in the 7 and in the 30 days to it: from
+    the users' active days when only a team or user narrows it (one statement for all),
+    else from the smallest relation that can."""
     relation = relation_for(filters.dimensions() | {"user"}, mine)
     if relation == "public.usage_daily_users":
+        args: list[object] = [min(ends) - timedelta(days=29), *ends]
         conditions = []
         for column, value in (
             ("team_id", filters.team_id),
@@ -112,8 +119,14 @@ async def _active_users(
             if value:
                 args.append(value)
                 conditions.append(f" and r.{column} = ${len(args)}::uuid")
-        row = await conn.fetchrow(_ACTIVE_FROM_DAYS + "".join(conditions), *args)
-    else:
+        sql = _active_from_days(len(ends)).format(conditions="".join(conditions))
+        row = await conn.fetchrow(sql, *args)
+        return [
+            {w: row[f"{w}_{i}"] for w in ("daily", "weekly", "monthly")} for i in range(len(ends))
+        ]
+    found = []
+    for end in ends:
+        args = [end - timedelta(days=29), end]
         where = where_clause(filters, args)
         row = await conn.fetchrow(
             "select count(distinct r.user_id) filter (where r.day = $2) as daily,"
@@ -122,7 +135,8 @@ async def _active_users(
             f" where {where} and r.requests > 0",
             *args,
         )
-    return {"daily": row["daily"], "weekly": row["weekly"], "monthly": row["monthly"]}
+        found.append({"daily": row["daily"], "weekly": row["weekly"], "monthly": row["monthly"]})
+    return found
 
 
 async def dashboard(
@@ -131,15 +145,20 @@ async def dashboard(
     """The seed's getDashboardMetrics: usage, costs, active users, top GPTs and trends
     against the previous period of the same length, with the daily series."""
     previous = range_.previous()
-    now_total = await _total(conn, range_, filters, mine)
-    before_total = await _total(conn, previous, filters, mine)
-    active = await _active_users(conn, range_.end, filters, mine)
-    active_before = await _active_users(conn, previous.end, filters, mine)
+    # both periods' days in one read: the totals are their sums, the series the current days
+    sql, args = usage_sql(UsageQuery(DateRange(previous.start, range_.end), filters=filters), mine)
+    days = await conn.fetch(sql, *args)
+    current = [row for row in days if row["period_start"] >= range_.start]
+    now_total = reports.figures(reports.summed(current))
+    before_total = reports.figures(
+        reports.summed([row for row in days if row["period_start"] < range_.start])
+    )
+    active_before, active = await _active_users(conn, (previous.end, range_.end), filters, mine)
     sql, args = top_gpts_sql(range_, filters, mine, TOP_GPTS)
     top_ids = tuple(row["gpt"] for row in await conn.fetch(sql, *args))
     top = await _totals(conn, range_, replace(filters, gpt_ids=top_ids), "gpt", mine)
     top.sort(key=lambda r: (-r["requests"], -r["cost"]))
-    series = await usage(conn, UsageQuery(range_, "day", "none", filters), mine)
+    series = reports.usage_rows(current, "none")
     return {
         "range": {"from": range_.start, "to": range_.end},
         "previous_range": {"from": previous.start, "to": previous.end},
