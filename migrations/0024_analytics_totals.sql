@@ -1,13 +1,19 @@
--- 0024_analytics_totals: the whole organization's usage per day, so that a super admin's
--- dashboard reads a few rows per day instead of one per team.
+-- 0024_analytics_totals: the whole organization's usage per day, and each GPT's running
+-- totals per month, so that dashboards over many teams and GPTs read a few rows per day.
 --
--- Issue 8's benchmark measured the dashboards at 10M usage rows over 1,000 teams: an
--- organization-wide total summed 30,000 team-days (one row per team and day) for each of the
--- current and previous periods and the daily series. `usage_daily_totals` keeps the figures
--- of 0022's rollups per day for everyone together, spread over 16 slots (chosen by the usage
--- row's id) so that concurrent chat answers do not all queue on one row's lock until they
--- commit. Kept by its own row trigger beside 0022's; TRUNCATE empties it. Read by super
--- admins only (every other caller's question names a team or a user).
+-- Issue 8's benchmark measured the dashboards at 10M usage rows over 1,000 teams and 5,000
+-- GPTs: an organization-wide total summed 30,000 team-days (one row per team and day), and
+-- ranking the top GPTs summed one row per GPT, model and day.
+--
+-- `usage_daily_totals` keeps the figures of 0022's rollups per day for everyone together,
+-- spread over 16 slots (chosen by the usage row's id) so that concurrent chat answers do not
+-- all queue on one row's lock until they commit. Read by super admins only: every other
+-- caller's question names a team or a user.
+--
+-- `analytics.gpt_running_totals` keeps each GPT's requests and cost through each day of a
+-- month; read like the per-GPT rollup (team admins their team's, super admins all).
+--
+-- Both are kept by one row trigger beside 0022's, and TRUNCATE empties them.
 set local lock_timeout = '5s';
 
 create table if not exists public.usage_daily_totals (
@@ -52,6 +58,68 @@ create policy "Super admins can view the organization's daily usage" on public.u
   for select to authenticated
   using ((select public.is_super_admin(auth.uid())));
 
+
+
+-- ---------------------------------------------------------------------------------------
+-- Each GPT's running totals through each day of a month, for ranking GPTs over any range.
+-- ---------------------------------------------------------------------------------------
+
+-- The dashboard's top GPTs rank every GPT by its requests (then cost) in a range: from daily
+-- rows that is one row per GPT, model and day (225,000 for 30 days of 5,000 GPTs). Here each
+-- GPT has one row per month whose arrays hold its requests and cost from the month's first
+-- day through each day (element d: days 1 to d), so a range's sum within a month is two
+-- elements subtracted, and ranking reads one row per GPT and month.
+create table if not exists analytics.gpt_running_totals (
+    month date not null check (extract(day from month) = 1),
+    team_id uuid,
+    gpt_id uuid not null,
+    requests integer[] not null,
+    cost numeric(20, 8)[] not null,
+    unique nulls not distinct (month, team_id, gpt_id)
+);
+create index if not exists gpt_running_totals_team on analytics.gpt_running_totals (team_id, month);
+alter table analytics.gpt_running_totals enable row level security;
+revoke all on analytics.gpt_running_totals from public, anon;
+grant select on analytics.gpt_running_totals to authenticated, service_role;
+
+drop policy if exists "Admins can view their team's GPT running totals" on analytics.gpt_running_totals;
+create policy "Admins can view their team's GPT running totals" on analytics.gpt_running_totals
+  for select to authenticated
+  using ((select public.is_admin_or_super(auth.uid()))
+         and team_id = (select public.get_user_team_id(auth.uid())));
+drop policy if exists "Super admins can view all GPT running totals" on analytics.gpt_running_totals;
+create policy "Super admins can view all GPT running totals" on analytics.gpt_running_totals
+  for select to authenticated
+  using ((select public.is_super_admin(auth.uid())));
+
+-- `sums` (31 running totals; missing ones count as 0) with `delta` added from day `day` on.
+create or replace function analytics.running_add(sums anycompatiblearray, day integer, delta anycompatible)
+returns anycompatiblearray
+language sql
+immutable
+parallel safe
+as $$
+  select pg_catalog.array_agg(coalesce(sums[i], 0) + case when i >= day then delta else 0 end order by i)
+    from pg_catalog.generate_series(1, 31) as i
+$$;
+
+-- The sum of days `lo` to `hi` of `month` (clamped to the month) from its running totals.
+-- No SET clause, so that PostgreSQL inlines it (built-in operators only).
+create or replace function analytics.running_sum(sums anycompatiblearray, month date, lo date, hi date)
+returns anycompatible
+language sql
+immutable
+parallel safe
+as $$
+  select case
+    when hi < month or lo >= (month + interval '1 month')::date then 0
+    else sums[least(hi, (month + interval '1 month')::date - 1) - month + 1]
+         - coalesce(sums[greatest(lo, month) - month], 0)
+  end
+$$;
+grant execute on function analytics.running_sum(anycompatiblearray, date, date, date)
+  to authenticated, service_role;
+
 -- The slot of a usage row: the low four bits of its id (random for generated ids). No SET
 -- clause, so that PostgreSQL inlines it (built-in functions only).
 create or replace function analytics.usage_slot(id uuid)
@@ -63,8 +131,8 @@ as $$
   select (pg_catalog.get_byte(pg_catalog.uuid_send(id), 15) & 15)::smallint
 $$;
 
--- Adds one usage row to its day's slot (`sign` 1) or takes it out (-1); a slot left with no
--- request is removed.
+-- Adds one usage row to its day's slot and to its GPT's running totals (`sign` 1) or takes it
+-- out (-1); a slot, or a GPT's month, left with no request is removed.
 create or replace function analytics.roll_totals(u public.usage_analytics, sign integer)
 returns void
 language plpgsql
@@ -74,6 +142,8 @@ as $$
 declare
   usage_day date := (u.created_at at time zone 'UTC')::date;
   usage_slot smallint := analytics.usage_slot(u.id);
+  usage_month date := pg_catalog.date_trunc('month', usage_day)::date;
+  day_number integer := extract(day from usage_day)::integer;
   bucket integer := analytics.response_bucket(u.response_time_ms);
   failed integer := (coalesce(u.metrics ->> 'status', 'completed') <> 'completed')::integer;
   unpriced integer := (u.cost is null)::integer;
@@ -121,6 +191,21 @@ begin
   if left_requests = 0 then
     delete from public.usage_daily_totals x where x.day = usage_day and x.slot = usage_slot;
   end if;
+  if u.gpt_id is not null then
+    insert into analytics.gpt_running_totals as g (month, team_id, gpt_id, requests, cost)
+    values (usage_month, u.team_id, u.gpt_id,
+            analytics.running_add('{}'::integer[], day_number, sign),
+            analytics.running_add('{}'::numeric[], day_number, sign * coalesce(u.cost, 0)))
+    on conflict (month, team_id, gpt_id) do update
+       set requests = analytics.running_add(g.requests, day_number, sign),
+           cost = analytics.running_add(g.cost, day_number, sign * coalesce(u.cost, 0))
+    returning g.requests[31] into left_requests;
+    if left_requests = 0 then  -- no request of the GPT's left in the month
+      delete from analytics.gpt_running_totals x
+       where x.month = usage_month and x.team_id is not distinct from u.team_id
+         and x.gpt_id = u.gpt_id;
+    end if;
+  end if;
 end
 $$;
 
@@ -149,6 +234,7 @@ set search_path = ''
 as $$
 begin
   delete from public.usage_daily_totals;
+  delete from analytics.gpt_running_totals;
   return null;
 end
 $$;
@@ -196,3 +282,22 @@ insert into public.usage_daily_totals (day, slot, requests, failed_requests, unp
          count(*) filter (where analytics.response_bucket(r.response_time_ms) = 19)
     from public.usage_analytics r
    group by 1, 2;
+
+-- The GPTs' running totals from the rows already recorded (again from scratch on a re-run).
+delete from analytics.gpt_running_totals;
+insert into analytics.gpt_running_totals (month, team_id, gpt_id, requests, cost)
+  select k.month, k.team_id, k.gpt_id,
+         pg_catalog.array_agg(k.requests order by k.day_number),
+         pg_catalog.array_agg(k.cost order by k.day_number)
+    from (select d.month, d.team_id, d.gpt_id, i.day_number,
+                 coalesce(sum(d.requests) filter (where d.day_number <= i.day_number), 0)::integer as requests,
+                 coalesce(sum(d.cost) filter (where d.day_number <= i.day_number), 0) as cost
+            from (select pg_catalog.date_trunc('month', r.day)::date as month, r.team_id, r.gpt_id,
+                         extract(day from r.day)::integer as day_number,
+                         sum(r.requests) as requests, sum(r.cost) as cost
+                    from public.usage_daily_gpts r
+                   where r.gpt_id is not null
+                   group by 1, 2, 3, 4) d
+           cross join pg_catalog.generate_series(1, 31) as i (day_number)
+           group by 1, 2, 3, 4) k
+   group by 1, 2, 3;

@@ -6,6 +6,7 @@ the raw rows as the owner reads them, over the whole table, so rows of any other
 too. The p95 the API derives from the histogram lies within the bucket of the exact one.
 """
 
+import json
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -85,6 +86,28 @@ async def check_rollups(conn: asyncpg.Connection) -> None:
         missing = {k: v for k, v in expected.items() if stored.get(k) != v}
         extra = {k: v for k, v in stored.items() if k not in expected}
         assert not missing and not extra, (table, missing, extra)
+    await check_running_totals(conn, raw)
+
+
+async def check_running_totals(conn: asyncpg.Connection, raw: list[Use]) -> None:
+    """Each GPT's month holds its requests and cost through each day of the month."""
+    expected: dict[tuple[Any, ...], tuple[list[int], list[Decimal]]] = {}
+    for use in raw:
+        if use.gpt_id is None:
+            continue
+        key = (use.day.replace(day=1), use.team_id, use.gpt_id)
+        requests, cost = expected.setdefault(key, ([0] * 31, [Decimal(0)] * 31))
+        for index in range(use.day.day - 1, 31):
+            requests[index] += 1
+            cost[index] += use.cost or 0
+    stored = {
+        (row["month"], row["team_id"], row["gpt_id"]): (list(row["requests"]), list(row["cost"]))
+        for row in await conn.fetch(
+            "select month, team_id::text, gpt_id::text, requests, cost"
+            " from analytics.gpt_running_totals"
+        )
+    }
+    assert stored == expected
 
 
 @dataclass
@@ -252,7 +275,11 @@ async def test_the_service_role_cannot_truncate_the_raw_rows(db: MigratedDatabas
 async def test_truncating_the_raw_rows_empties_every_rollup(
     db: MigratedDatabase, dataset: Dataset
 ) -> None:
-    tables = (*(f"public.{t}" for t in ROLLUPS), "analytics.user_active_days")
+    tables = (
+        *(f"public.{t}" for t in ROLLUPS),
+        "analytics.user_active_days",
+        "analytics.gpt_running_totals",
+    )
     conn = await asyncpg.connect(db.admin_dsn)
     transaction = conn.transaction()
     await transaction.start()
@@ -262,6 +289,68 @@ async def test_truncating_the_raw_rows_empties_every_rollup(
         await conn.execute("truncate public.usage_analytics cascade")
         for table in tables:
             assert await conn.fetchval(f"select count(*) from {table}") == 0, table
+    finally:
+        await transaction.rollback()
+        await conn.close()
+
+
+async def rows_seen(db: MigratedDatabase, crew: Crew, actor: str, sql: str) -> set[Any]:
+    """The rows of `sql` that `actor`'s claims see (RLS decides), read in a rolled back
+    transaction as the request roles do."""
+    conn = await asyncpg.connect(db.app_dsn)
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        await conn.execute("set local role authenticated")
+        claims = {"sub": crew.users[actor], "role": "authenticated", "aal": "aal2"}
+        await conn.execute("select set_config('request.jwt.claims', $1, true)", json.dumps(claims))
+        return {tuple(row) for row in await conn.fetch(sql)}
+    finally:
+        await transaction.rollback()
+        await conn.close()
+
+
+@pytest.mark.parametrize("table", ("analytics.user_active_days", "analytics.gpt_running_totals"))
+async def test_analytics_schema_rollups_follow_the_usage_policies(
+    db: MigratedDatabase, owner: asyncpg.Connection, dataset: Dataset, table: str
+) -> None:
+    crew = dataset.crew
+    ours = list(crew.teams.values())
+    sql = f"select team_id::text, {'user_id' if 'active' in table else 'gpt_id'}::text from {table}"
+    every = {tuple(r) for r in await owner.fetch(sql + " where team_id = any($1::uuid[])", ours)}
+    assert {team for team, _ in every} == set(ours)
+    mine = f" where team_id = any('{{{','.join(ours)}}}'::uuid[])"
+    seen = {actor: await rows_seen(db, crew, actor, sql + mine) for actor in crew.users}
+    assert seen["super"] == every
+    for actor in ("admin_x", "admin_y"):
+        assert seen[actor] == {r for r in every if r[0] == crew.team_of(actor)}, actor
+    for actor in ("user_x", "user_x2", "user_y"):
+        own = {r for r in every if r[1] == crew.users[actor]} if "active" in table else set()
+        assert seen[actor] == own, actor
+
+
+@pytest.mark.parametrize("role", ("authenticated", "service_role"))
+@pytest.mark.parametrize(
+    "statement",
+    (
+        "insert into analytics.gpt_running_totals (month, gpt_id, requests, cost)"
+        " values ('2020-01-01', gen_random_uuid(), '{1}', '{1}')",
+        "update analytics.gpt_running_totals set requests = '{}'",
+        "delete from analytics.gpt_running_totals",
+        "update analytics.user_active_days set days = 0",
+        "delete from analytics.user_active_days",
+    ),
+)
+async def test_request_roles_cannot_write_the_analytics_schema_rollups(
+    db: MigratedDatabase, role: str, statement: str
+) -> None:
+    conn = await asyncpg.connect(db.app_dsn)
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        await conn.execute(f"set local role {role}")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute(statement)
     finally:
         await transaction.rollback()
         await conn.close()

@@ -306,11 +306,30 @@ def with_range(query: UsageQuery, range_: DateRange) -> UsageQuery:
 def top_gpts_sql(
     range_: DateRange, filters: Filters, own_only: bool, limit: int
 ) -> tuple[str, list[object]]:
-    """The ids of the `limit` GPTs with the most requests (then cost) over the range: only
-    the two sums the ranking needs over the many rollup rows of a whole organization; their
-    full figures are then summed for those GPTs alone."""
-    relation = relation_for(filters.dimensions() | {"gpt"}, own_only)
+    """The ids of the `limit` GPTs with the most requests (then cost) over the range: from the
+    GPTs' running totals (one row per GPT and month) unless a user or model narrows it, else
+    from the two sums the ranking needs over the smallest rollup; their full figures are then
+    summed for those GPTs alone."""
     args: list[object] = [range_.start, range_.end]
+    if not own_only and filters.dimensions() <= {"team", "gpt"}:
+        conditions = ["r.month between pg_catalog.date_trunc('month', $1::date)::date and $2"]
+        for column, value in (
+            ("team_id", filters.team_id),
+            ("team_id", filters.within_team),
+            ("gpt_id", filters.gpt_id),
+        ):
+            if value:
+                args.append(value)
+                conditions.append(f"r.{column} = ${len(args)}::uuid")
+        requests = "analytics.running_sum(r.requests, r.month, $1, $2)"
+        cost = "analytics.running_sum(r.cost, r.month, $1, $2)"
+        sql = (
+            "select r.gpt_id::text as gpt from analytics.gpt_running_totals r"
+            f" where {' and '.join(conditions)} group by r.gpt_id having sum({requests}) > 0"
+            f" order by sum({requests}) desc, sum({cost}) desc limit {int(limit)}"
+        )
+        return sql, args
+    relation = relation_for(filters.dimensions() | {"gpt"}, own_only)
     where = where_clause(filters, args)
     sql = (
         "select r.gpt_id::text as gpt"
