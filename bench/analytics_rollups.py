@@ -95,12 +95,10 @@ QUERIES = ("dashboard", "usage_by_day")
 # The statements the dashboard route runs, in order (service.viewer, service.dashboard).
 DASHBOARD_STEPS = (
     "who is the caller",
-    "totals",
-    "totals, previous 30 days",
-    "active users",
-    "active users, previous",
-    "top GPTs",
-    "daily series",
+    "days of both periods",
+    "active users, both periods",
+    "top GPTs: ranking",
+    "top GPTs: figures",
 )
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "## Analytics rollups (issue 8)"
