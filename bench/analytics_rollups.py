@@ -342,6 +342,8 @@ async def load(admin_dsn: str, rows: int, teams: int, days: int) -> World:
                     f"the kept database holds {found['rows']} rows, {found['teams']} teams, "
                     f"{found['days']} days: use those options or another --keep folder"
                 )
+            # statistics for what migrations added since the load (ANALYZE samples)
+            await conn.execute("analyze")
             return _world(found, reused=True)
         started = time.perf_counter()
         await conn.execute(
@@ -374,7 +376,8 @@ async def load(admin_dsn: str, rows: int, teams: int, days: int) -> World:
         await conn.execute(GPT_COUNTERS_SQL)
         await conn.execute(
             "vacuum (analyze) public.usage_analytics, public.usage_daily_teams,"
-            " public.usage_daily_gpts, public.usage_daily_users, public.gpt_monthly_usage,"
+            " public.usage_daily_gpts, public.usage_daily_users, public.usage_daily_totals,"
+            " analytics.gpt_running_totals, analytics.user_active_days, public.gpt_monthly_usage,"
             " public.gpts, public.users, public.teams"
         )
         after_seconds = time.perf_counter() - started
