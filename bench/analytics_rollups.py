@@ -407,8 +407,15 @@ async def sizes(admin_dsn: str) -> dict[str, Any]:
     conn = await asyncpg.connect(admin_dsn)
     try:
         found: dict[str, Any] = {}
-        for table in ("usage_daily_teams", "usage_daily_gpts", "usage_daily_users"):
-            found[table] = await conn.fetchval(f"select count(*) from public.{table}")
+        for table in (
+            "public.usage_daily_totals",
+            "public.usage_daily_teams",
+            "public.usage_daily_gpts",
+            "public.usage_daily_users",
+            "analytics.gpt_running_totals",
+            "analytics.user_active_days",
+        ):
+            found[table.split(".")[1]] = await conn.fetchval(f"select count(*) from {table}")
         found["usage_analytics_gb"] = round(
             await conn.fetchval("select pg_total_relation_size('public.usage_analytics')") / 2**30,
             2,
@@ -947,8 +954,10 @@ def report(
         f"**{world.rows:,} usage rows** over {world.days} days, {loaded} in batches of "
         f"{BATCH:,} with the rollup triggers on (count_gpt_monthly_usage off; rebuilt after). "
         f"usage_analytics with its indexes: {size['usage_analytics_gb']} GB; rollup rows: "
-        f"teams {size['usage_daily_teams']:,}, GPTs {size['usage_daily_gpts']:,}, users "
-        f"{size['usage_daily_users']:,}. Reads: {world.range.start} to {world.range.end} "
+        f"organization {size['usage_daily_totals']:,}, teams {size['usage_daily_teams']:,}, "
+        f"GPTs {size['usage_daily_gpts']:,}, users {size['usage_daily_users']:,}, GPTs' "
+        f"running totals {size['gpt_running_totals']:,}, users' active days "
+        f"{size['user_active_days']:,}. Reads: {world.range.start} to {world.range.end} "
         f"({RANGE_DAYS} days; the dashboard also reads the 30 days before).",
         "",
         "p50 / p99 ms (naive ones: n runs). Speedup: the naive p50 over the HTTP p50.",
