@@ -46,16 +46,11 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import shutil
-import subprocess
-import sys
 import tempfile
-import textwrap
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -65,11 +60,23 @@ from typing import Any
 import asyncpg
 import httpx
 
-import gptdesk
+from bench.analytics_report import RESULTS, code_version, record, report
+from bench.analytics_world import (
+    GPTS_PER_TEAM,
+    QUERIES,
+    RANGE_DAYS,
+    USAGE_SQL,
+    USERS_PER_TEAM,
+    WRITE_BATCH,
+    WRITE_VARIANTS,
+    Caller,
+    analytics_database,
+    load,
+    sign_in,
+    sizes,
+)
 from bench.common import (
     BENCH_SECRET,
-    BenchDatabase,
-    bench_database,
     percentile,
     start_server,
     stop_server,
@@ -77,21 +84,10 @@ from bench.common import (
 from gptdesk.analytics import service
 from gptdesk.analytics.query import DateRange, Filters, UsageQuery
 from gptdesk.auth.keys import project_keys
-from gptdesk.auth.tokens import mint_access_token, verify
-from gptdesk.db.database import ensure_database, prepare
-from gptdesk.db.embedded import EmbeddedPostgres
 from gptdesk.db.pool import create_pool
-from gptdesk.db.roles import authenticator_dsn
 from gptdesk.db.scope import Scope
 
-KEPT_DATABASE = "gptdesk_bench_analytics"
-USERS_PER_TEAM = 10
-GPTS_PER_TEAM = 5
-BATCH = 100_000
-WRITE_BATCH = 10_000
-RANGE_DAYS = 30
 COST = Decimal("0.0012")  # a single-row insert's cost (USD)
-QUERIES = ("dashboard", "usage_by_day")
 # The statements the dashboard route runs, in order (service.viewer, service.dashboard).
 DASHBOARD_STEPS = (
     "who is the caller",
@@ -100,102 +96,6 @@ DASHBOARD_STEPS = (
     "top GPTs: ranking",
     "top GPTs: figures",
 )
-RESULTS = Path(__file__).with_name("RESULTS.md")
-SECTION = "## Analytics rollups (issue 8)"
-NOTES = ("<!-- notes -->", "<!-- /notes -->")
-TIMES = "\N{MULTIPLICATION SIGN}"
-# name, provider, USD per million prompt and completion tokens (None: self-hosted, unpriced)
-MODELS = [
-    ("gpt-4o-mini", "openai", 0.15, 0.60),
-    ("gpt-4o", "openai", 2.50, 10.00),
-    ("claude-3-5-sonnet", "anthropic", 3.00, 15.00),
-    ("claude-3-5-haiku", "anthropic", 0.80, 4.00),
-    ("llama-3.1-70b", "self-hosted", None, None),
-]
-
-# Teams, members and GPTs, numbered in bench.* so usage rows can be drawn by number.
-WORLD_SQL = """
-create table bench.world (rows bigint, teams int, days int, data_end timestamptz,
-                          load_seconds float8, loaded_at timestamptz default now());
-create table bench.teams (n int primary key, team_id uuid not null default gen_random_uuid());
-create table bench.members (n int primary key, team_n int not null,
-                            user_id uuid not null default gen_random_uuid(), team_id uuid);
-create table bench.gpts (team_n int, k int, gpt_id uuid not null default gen_random_uuid(),
-                         model text, primary key (team_n, k));
-insert into bench.teams (n) select g from generate_series(0, {teams} - 1) g;
-insert into bench.members (n, team_n, team_id)
-  select g, g / {per_team}, t.team_id
-    from generate_series(0, {teams} * {per_team} - 1) g join bench.teams t on t.n = g / {per_team};
-insert into bench.gpts (team_n, k, model)
-  select t.n, k, (array(select name from bench.models order by name))
-                   [1 + (t.n * {gpts} + k) % (select count(*) from bench.models)]
-    from bench.teams t, generate_series(0, {gpts} - 1) k;
-insert into public.teams (id, name) select team_id, 'team ' || n from bench.teams;
-insert into auth.users (id, aud, role, email, raw_user_meta_data)
-  select user_id, 'authenticated', 'authenticated', 'member' || n || '@bench.example',
-         jsonb_build_object('full_name', 'Member ' || n)
-    from bench.members;
-update public.users u set team_id = m.team_id from bench.members m where m.user_id = u.id;
-update public.users u set role = 'admin' from bench.members m where m.user_id = u.id and m.n = 0;
-update public.users u set role = 'super_admin'
-  from bench.members m where m.user_id = u.id and m.n = 1;
-insert into public.gpts (id, name, team_id, creator_id, status, approval_status, model)
-  select g.gpt_id, 'GPT ' || g.team_n || '-' || g.k, t.team_id, m.user_id, 'active',
-         'approved', g.model
-    from bench.gpts g join bench.teams t on t.n = g.team_n
-    join bench.members m on m.n = g.team_n * {per_team};
-"""
-
-# Rows $1 .. $2 - 1 of $3, spread evenly over the $5 days from $4, in time order.
-USAGE_SQL = """
-insert into public.usage_analytics
-  (user_id, gpt_id, team_id, tokens_used, response_time_ms, cost, created_at, date, metrics)
-select m.user_id, g.gpt_id, m.team_id, y.prompt + y.completion, y.ms,
-       case when md.prompt_price is not null then
-         round((y.prompt * md.prompt_price + y.completion * md.completion_price) / 1e6, 8)
-       end,
-       y.at, (y.at at time zone 'UTC')::date,
-       jsonb_build_object('model', md.name, 'provider', md.provider,
-         'prompt_tokens', y.prompt, 'completion_tokens', y.completion,
-         'priced', md.prompt_price is not null, 'currency', 'USD', 'status', y.status,
-         'finish_reason', case when y.status = 'completed' then 'stop' end,
-         'usage_reported', true)
-  from (select x.*,
-               case when x.status = 'completed' then 20 + floor(power(random(), 2) * 1200)::int
-                    else 0 end as completion,
-               greatest(1, round(exp(ln(case when x.status = 'completed' then 900 else 4000 end)
-                 + 0.7 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))))::int as ms
-          from (select $4::timestamptz + make_interval(secs => (s + random()) * $5 * 86400 / $3)
-                         as at,
-                       floor(random() * {members})::int as member,
-                       floor({gpts} * power(random(), 2))::int as k,
-                       random() < 0.05 as fallback,
-                       case when random() < 0.02 then 'failed' else 'completed' end as status,
-                       60 + floor(power(random(), 2) * 3000)::int as prompt
-                  from generate_series($1::bigint, $2::bigint - 1) s) x) y
-  join bench.members m on m.n = y.member
-  join bench.gpts g on g.team_n = m.team_n and g.k = y.k
-  join bench.models md on md.name = case when y.fallback then 'gpt-4o-mini' else g.model end
-"""
-
-# What count_gpt_monthly_usage would have kept during the load, rebuilt from the rollup.
-GPT_COUNTERS_SQL = """
-insert into public.gpt_monthly_usage as u
-  (gpt_id, month, requests, prompt_tokens, completion_tokens, cost, unpriced_requests)
-select gpt_id, date_trunc('month', day)::date, sum(requests), sum(prompt_tokens),
-       sum(completion_tokens), sum(cost), sum(unpriced_requests)
-  from public.usage_daily_gpts where gpt_id is not null group by 1, 2
-on conflict (gpt_id, month) do update set requests = excluded.requests,
-  prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens,
-  cost = excluded.cost, unpriced_requests = excluded.unpriced_requests;
-update public.gpts g set usage_count = s.requests,
-       monthly_cost = least(round(coalesce(s.month_cost, 0), 2), 99999999.99)
-  from (select gpt_id, sum(requests) as requests,
-               sum(cost) filter (where month = date_trunc('month', now())::date) as month_cost
-          from public.gpt_monthly_usage group by 1) s
- where g.id = s.gpt_id;
-"""
-
 # The naive equivalents over the raw rows: $1, $2 the range's first and last day, $3 the
 # team when filtered (`{where}`).
 RAW_RANGE = (
@@ -234,11 +134,6 @@ INSERT_ONE = (
     " response_time_ms, cost, metrics) values ($1, $2, $3, $4, $5, $6, $7::jsonb) returning id"
 )
 COUNTER_TRIGGER = "count_gpt_monthly_usage"
-WRITE_VARIANTS = (
-    "all triggers (production)",
-    "without the rollup triggers",
-    "without them and count_gpt_monthly_usage",
-)
 # The rollups' triggers: those on usage_analytics whose function lives in schema analytics
 # and that fire on INSERT or DELETE (tgtype bits 4 and 8).
 ROLLUP_TRIGGERS_SQL = """
@@ -247,28 +142,6 @@ select t.tgname from pg_trigger t join pg_proc p on p.oid = t.tgfoid
    and p.pronamespace = 'analytics'::regnamespace and t.tgtype & 12 <> 0
  order by 1
 """
-
-
-@dataclass(frozen=True)
-class Caller:
-    """A signed-in caller of the bench world."""
-
-    name: str
-    team_id: uuid.UUID
-    token: str
-    claims: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class World:
-    """What was loaded, and the range every read asks for."""
-
-    rows: int
-    teams: int
-    days: int
-    load_seconds: float
-    range: DateRange
-    reused: bool
 
 
 class Recorder:
@@ -295,162 +168,6 @@ class Recorder:
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         return await self._run("fetchval", sql, args)
-
-
-# ----------------------------------------------------------------------------------------
-# The database and its world.
-# ----------------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def analytics_database(keep: Path | None) -> AsyncIterator[BenchDatabase]:
-    """bench_database(), or with `keep` a database kept for the next run."""
-    if keep is None:
-        async with bench_database() as db:
-            yield db
-        return
-    given = os.environ.get("GPTDESK_BENCH_DATABASE_URL")
-    cluster = None
-    if given:
-        maintenance = given
-    else:
-        await asyncio.to_thread(keep.mkdir, parents=True, exist_ok=True)
-        await asyncio.to_thread(keep.chmod, 0o711)
-        cluster = EmbeddedPostgres(keep)
-        maintenance = await asyncio.to_thread(cluster.start)
-    try:
-        admin_dsn = await ensure_database(maintenance, KEPT_DATABASE)
-        prepared = await prepare(admin_dsn, BENCH_SECRET)
-        where = "given URL" if given else "embedded"
-        server = f"PostgreSQL {prepared.server_version} ({where}, kept)"
-        yield BenchDatabase(admin_dsn, authenticator_dsn(admin_dsn, BENCH_SECRET), server)
-    finally:
-        if cluster is not None:
-            cluster.stop()
-
-
-async def load(admin_dsn: str, rows: int, teams: int, days: int) -> World:
-    """The world, loaded now or found from an earlier --keep run of the same scale."""
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        if await conn.fetchval("select to_regclass('bench.world') is not null"):
-            found = await conn.fetchrow("select * from bench.world")
-            if found is None:
-                raise SystemExit("the kept database holds an unfinished load: remove it first")
-            if (found["rows"], found["teams"], found["days"]) != (rows, teams, days):
-                raise SystemExit(
-                    f"the kept database holds {found['rows']} rows, {found['teams']} teams, "
-                    f"{found['days']} days: use those options or another --keep folder"
-                )
-            # statistics for what migrations added since the load (ANALYZE samples)
-            await conn.execute("analyze")
-            return _world(found, reused=True)
-        started = time.perf_counter()
-        await conn.execute(
-            "create schema bench; create table bench.models (name text primary key,"
-            " provider text, prompt_price numeric, completion_price numeric)"
-        )
-        await conn.executemany("insert into bench.models values ($1, $2, $3, $4)", MODELS)
-        await conn.execute(
-            WORLD_SQL.format(teams=teams, per_team=USERS_PER_TEAM, gpts=GPTS_PER_TEAM)
-        )
-        world_seconds = time.perf_counter() - started
-        data_end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        data_start = data_end - timedelta(days=days)
-        sql = USAGE_SQL.format(members=teams * USERS_PER_TEAM, gpts=GPTS_PER_TEAM)
-        await conn.execute(
-            "alter table public.usage_analytics disable trigger count_gpt_monthly_usage"
-        )
-        started = time.perf_counter()
-        for low in range(0, rows, BATCH):
-            high = min(rows, low + BATCH)
-            await conn.execute(sql, low, high, rows, data_start, float(days))
-            if high % (10 * BATCH) == 0 or high == rows:
-                spent = time.perf_counter() - started
-                print(f"# {high:,} rows in {spent:.0f} s ({high / spent:,.0f}/s)", flush=True)
-        rows_seconds = time.perf_counter() - started
-        await conn.execute(
-            "alter table public.usage_analytics enable trigger count_gpt_monthly_usage"
-        )
-        started = time.perf_counter()
-        await conn.execute(GPT_COUNTERS_SQL)
-        await conn.execute(
-            "vacuum (analyze) public.usage_analytics, public.usage_daily_teams,"
-            " public.usage_daily_gpts, public.usage_daily_users, public.usage_daily_totals,"
-            " analytics.gpt_running_totals, analytics.user_active_days, public.gpt_monthly_usage,"
-            " public.gpts, public.users, public.teams"
-        )
-        after_seconds = time.perf_counter() - started
-        await conn.execute(
-            "insert into bench.world (rows, teams, days, data_end, load_seconds)"
-            " values ($1, $2, $3, $4, $5)",
-            rows, teams, days, data_end, rows_seconds,
-        )  # fmt: skip
-        print(
-            f"# world {world_seconds:.1f} s; usage rows {rows_seconds:.0f} s "
-            f"({rows / rows_seconds:,.0f} rows/s); counters + vacuum analyze {after_seconds:.0f} s",
-            flush=True,
-        )
-        return _world(await conn.fetchrow("select * from bench.world"), reused=False)
-    finally:
-        await conn.close()
-
-
-def _world(row: asyncpg.Record, reused: bool) -> World:
-    last = (row["data_end"] - timedelta(seconds=1)).astimezone(UTC).date()
-    reads = DateRange(last - timedelta(days=RANGE_DAYS - 1), last)
-    return World(row["rows"], row["teams"], row["days"], row["load_seconds"], reads, reused)
-
-
-async def sizes(admin_dsn: str) -> dict[str, Any]:
-    """Row counts of the rollups and the size on disk of the raw table with its indexes."""
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        found: dict[str, Any] = {}
-        for table in (
-            "public.usage_daily_totals",
-            "public.usage_daily_teams",
-            "public.usage_daily_gpts",
-            "public.usage_daily_users",
-            "analytics.gpt_running_totals",
-            "analytics.user_active_days",
-        ):
-            found[table.split(".")[1]] = await conn.fetchval(f"select count(*) from {table}")
-        found["usage_analytics_gb"] = round(
-            await conn.fetchval("select pg_total_relation_size('public.usage_analytics')") / 2**30,
-            2,
-        )
-        return found
-    finally:
-        await conn.close()
-
-
-async def sign_in(admin_dsn: str) -> list[Caller]:
-    """A live session and an access token for the super admin and the team admin."""
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        callers = []
-        for name, n in (("super admin", 1), ("team admin", 0)):
-            user = await conn.fetchrow(
-                "select u.id, u.email, u.role, u.aud, m.team_id from auth.users u"
-                " join bench.members m on m.user_id = u.id where m.n = $1",
-                n,
-            )
-            assert user is not None
-            session = uuid.uuid4()
-            await conn.execute(
-                "insert into auth.sessions (id, user_id, aal) values ($1, $2, 'aal1')",
-                session,
-                user["id"],
-            )
-            token = mint_access_token(
-                secret=BENCH_SECRET, issuer="http://127.0.0.1/auth/v1", lifetime=6 * 3600,
-                user=dict(user), session_id=str(session), aal="aal1", amr=[],
-            ).token  # fmt: skip
-            callers.append(Caller(name, user["team_id"], token, verify(token, BENCH_SECRET)))
-        return callers
-    finally:
-        await conn.close()
 
 
 def machine_busy() -> float:
@@ -856,203 +573,6 @@ async def measure_writes(admin_dsn: str, writes: int, members: int) -> dict[str,
         found[name]["batch_rows_per_s"] = round(1e6 / found[name]["batch_us_per_row"])
         print(json.dumps({"write": name, **found[name]}), flush=True)
     return found
-
-
-# ----------------------------------------------------------------------------------------
-# Report.
-# ----------------------------------------------------------------------------------------
-
-
-def machine() -> str:
-    """nproc, CPU model, RAM, kernel, Python."""
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    kib = int(Path("/proc/meminfo").read_text().split()[1])
-    return (
-        f"{os.cpu_count()} cores ({cpu}), {kib / 2**20:.0f} GiB RAM, Linux "
-        f"{platform.release()} {platform.machine()}, Python {platform.python_version()}"
-    )
-
-
-def _ms(value: float) -> str:
-    return f"{value:,.2f}" if value < 10 else f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
-
-
-def _ratio(value: float) -> str:
-    return (f"{value:,.0f}" if value >= 10 else f"{value:.1f}") + TIMES
-
-
-def _times(point: dict[str, Any] | None, n: bool = False) -> str:
-    if point is None:
-        return "—"
-    text = f"{_ms(point['p50_ms'])} / {_ms(point['p99_ms'])}"
-    return text + (f" (n={point['n']})" if n else "")
-
-
-def code_version() -> str:
-    """The commit measured, and whether src/ or migrations/ differed from it."""
-
-    def git(*argv: str) -> str:
-        done = subprocess.run(["git", *argv], capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-
-    commit = git("rev-parse", "--short", "HEAD")
-    dirty = git("status", "--porcelain", "--", "src", "migrations")
-    version = f"`{commit}`" + (" with uncommitted changes in src/ or migrations/" if dirty else "")
-    imported = Path(gptdesk.__file__).resolve().parents[1]
-    if imported != Path(__file__).resolve().parents[1] / "src":
-        version += f" (gptdesk and its migrations imported from {imported.parent})"
-    return version
-
-
-def _wrap(lines: list[str], width: int = 92) -> list[str]:
-    """Prose lines filled to `width` (as the rest of RESULTS.md); tables left alone."""
-    wrapped = []
-    for line in lines:
-        if not line or line.startswith(("|", "#")):
-            wrapped.append(line)
-            continue
-        indent = "  " if line.startswith("- ") else ""
-        options = {"break_long_words": False, "break_on_hyphens": False}
-        wrapped.append(textwrap.fill(line, width, subsequent_indent=indent, **options))
-    return wrapped
-
-
-def report(
-    version: str,
-    server: str,
-    world: World,
-    size: dict[str, Any],
-    reads: list[dict[str, Any]],
-    checks: list[dict[str, Any]],
-    steps: dict[str, dict[str, float]],
-    writes: dict[str, dict[str, Any]],
-) -> str:
-    """The RESULTS.md section (without the kept notes)."""
-    by = {(p["caller"], p["query"], p["way"]): p for p in reads}
-    command = " ".join(["python -m bench.analytics_rollups", *sys.argv[1:]])
-    if os.environ.get("GPTDESK_BENCH_DATABASE_URL"):
-        command = "GPTDESK_BENCH_DATABASE_URL=… " + command
-    other = max(p["other_cores"] for p in reads)
-    loaded = (
-        f"loaded by an earlier `--keep` run in {world.load_seconds:,.0f} s"
-        if world.reused
-        else f"loaded in **{world.load_seconds:,.0f} s** ({world.rows / world.load_seconds:,.0f}"
-        " rows/s)"
-    )
-    lines = [
-        SECTION,
-        "",
-        f"Command: `.venv/bin/{command}`, {datetime.now().strftime('%Y-%m-%d %H:%M')}, "
-        f"{server}, the code of {version}. Machine: {machine()}; other work on the "
-        f"machine took up to {other:.2f} of a core during the read measurements.",
-        "",
-        f"World: {world.teams:,} teams of {USERS_PER_TEAM} users and {GPTS_PER_TEAM} GPTs each, "
-        f"**{world.rows:,} usage rows** over {world.days} days, {loaded} in batches of "
-        f"{BATCH:,} with the rollup triggers on (count_gpt_monthly_usage off; rebuilt after). "
-        f"usage_analytics with its indexes: {size['usage_analytics_gb']} GB; rollup rows: "
-        f"organization {size['usage_daily_totals']:,}, teams {size['usage_daily_teams']:,}, "
-        f"GPTs {size['usage_daily_gpts']:,}, users {size['usage_daily_users']:,}, GPTs' "
-        f"running totals {size['gpt_running_totals']:,}, users' active days "
-        f"{size['user_active_days']:,}. Reads: {world.range.start} to {world.range.end} "
-        f"({RANGE_DAYS} days; the dashboard also reads the 30 days before).",
-        "",
-        "p50 / p99 ms (naive ones: n runs). Speedup: the naive p50 over the HTTP p50.",
-        "",
-        "| caller | query | HTTP | service (no HTTP) | naive, as caller (RLS) "
-        "| naive, as caller + team filter | naive, as owner | speedup vs naive as caller "
-        "/ + filter / owner |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    verdicts = []
-    for caller in ("super admin", "team admin"):
-        for query in QUERIES:
-            http = by[(caller, query, "http")]
-            naive = [by.get((caller, query, w)) for w in ("naive_role", "naive_role_team")]
-            naive.append(by[(caller, query, "naive_owner")])
-            speed = " / ".join(_ratio(p["p50_ms"] / http["p50_ms"]) if p else "—" for p in naive)
-            lines.append(
-                f"| {caller} | {query} | **{_times(http)}** "
-                f"| {_times(by[(caller, query, 'service')])} | {_times(naive[0], True)} "
-                f"| {_times(naive[1], True)} | {_times(naive[2], True)} | {speed} |"
-            )
-            fast = "met" if http["p50_ms"] <= 50 else "**missed**"
-            ratios = [p["p50_ms"] / http["p50_ms"] for p in naive if p]
-            ahead = "met" if min(ratios) >= 100 else "**missed**"
-            verdicts.append(
-                f"- {caller}, {query}: ≤ 50 ms p50 over HTTP {fast} ({_ms(http['p50_ms'])} ms); "
-                f"≥ 100{TIMES} faster than the naive query {ahead} "
-                f"({' / '.join(_ratio(r) for r in ratios)})"
-            )
-    lines += ["", "Targets (HTTP p50; speedup against every naive variant measured):", *verdicts]
-    lines += ["", "Where the dashboard's time goes (median ms of each statement, service):", ""]
-    names = list(next(iter(steps.values())))
-    lines += ["| caller | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for caller, found in steps.items():
-        lines.append(f"| {caller} | " + " | ".join(_ms(found[n]) for n in names) + " |")
-    lines += ["", "Figures: the rollups' answers against the raw rows' in the same run:"]
-    for check in checks:
-        same = (
-            "equal" if check["figures_equal"] else f"**different: {', '.join(check['different'])}**"
-        )
-        lines.append(
-            f"- {check['caller']} ({check['requests']:,} requests in the range): requests, "
-            f"failures, tokens, cost, average, active users, top GPTs, daily series {same}; "
-            f"p95 {check['p95_rollup_ms']} ms from the histogram against "
-            f"{check['p95_exact_ms']} ms exact (per day: worst ratio "
-            f"{check['p95_by_day_worst_ratio']})"
-        )
-    lines += [
-        "",
-        f"Writes ({writes[next(iter(WRITE_VARIANTS))]['n']:,} single-row inserts per variant, "
-        "interleaved in 10 rounds; the server-side figure is the same single-row INSERT run "
-        f"as separate statements in a PL/pgSQL loop, rolled back; batches of {WRITE_BATCH:,} "
-        "rows by INSERT … SELECT, rolled back, median of 3):",
-        "",
-        "| insert triggers | single-row insert + commit, mean µs (p50 / p99) "
-        "| server-side single-row statement µs | 10,000-row batch: µs/row (rows/s) |",
-        "|---|---|---|---|",
-    ]
-    for name, w in writes.items():
-        lines.append(
-            f"| {name} | {w['client_mean_us']:,} ({w['client_p50_us']:,} / "
-            f"{w['client_p99_us']:,}) | {w['in_server_us_per_row']} | "
-            f"{w['batch_us_per_row']} ({w['batch_rows_per_s']:,}) |"
-        )
-    full, bare = (writes[name] for name in list(WRITE_VARIANTS)[:2])
-    lines += [
-        "",
-        "**The rollup triggers add "
-        f"{full['client_mean_us'] - bare['client_mean_us']:,} µs per single-row insert with "
-        f"its commit** (p50 {full['client_p50_us'] - bare['client_p50_us']:,} µs), "
-        f"{full['in_server_us_per_row'] - bare['in_server_us_per_row']:.1f} µs per single-row "
-        "statement inside PostgreSQL, and "
-        f"{full['batch_us_per_row'] - bare['batch_us_per_row']:.1f} µs per row in "
-        f"{WRITE_BATCH:,}-row batches.",
-        "",
-    ]
-    return "\n".join(_wrap(lines))
-
-
-def record(section: str) -> None:
-    """Replace (or append) the section in RESULTS.md, keeping its hand-written notes."""
-    text = RESULTS.read_text()
-    notes = f"{NOTES[0]}\n{NOTES[1]}\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        following = text.find("\n## ", start + len(SECTION))
-        end = len(text) if following < 0 else following + 1
-        old = text[start:end]
-        if NOTES[0] in old and NOTES[1] in old:
-            notes = old[old.index(NOTES[0]) : old.index(NOTES[1]) + len(NOTES[1])] + "\n"
-        rest = text[end:]
-        text = text[:start] + section + "\n" + notes + ("\n" + rest if rest else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n" + notes
-    RESULTS.write_text(text)
 
 
 async def main() -> None:
