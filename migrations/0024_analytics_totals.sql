@@ -103,23 +103,6 @@ as $$
     from pg_catalog.generate_series(1, 31) as i
 $$;
 
--- The sum of days `lo` to `hi` of `month` (clamped to the month) from its running totals.
--- No SET clause, so that PostgreSQL inlines it (built-in operators only).
-create or replace function analytics.running_sum(sums anycompatiblearray, month date, lo date, hi date)
-returns anycompatible
-language sql
-immutable
-parallel safe
-as $$
-  select case
-    when hi < month or lo >= (month + interval '1 month')::date then 0
-    else sums[least(hi, (month + interval '1 month')::date - 1) - month + 1]
-         - coalesce(sums[greatest(lo, month) - month], 0)
-  end
-$$;
-grant execute on function analytics.running_sum(anycompatiblearray, date, date, date)
-  to authenticated, service_role;
-
 -- The slot of a usage row: the low four bits of its id (random for generated ids). No SET
 -- clause, so that PostgreSQL inlines it (built-in functions only).
 create or replace function analytics.usage_slot(id uuid)

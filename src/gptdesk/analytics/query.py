@@ -7,8 +7,9 @@ per-user rollup, or the raw usage rows when they group by GPT or model — a use
 are few and indexed).
 """
 
+import calendar
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
@@ -303,6 +304,58 @@ def with_range(query: UsageQuery, range_: DateRange) -> UsageQuery:
     return replace(query, range=range_)
 
 
+def month_starts(first: date, last: date) -> list[date]:
+    """The first days of the months from `first`'s to `last`'s."""
+    months, month, final = [first.replace(day=1)], first.replace(day=1), last.replace(day=1)
+    while month < final:
+        month = _last_day(month) + timedelta(days=1)
+        months.append(month)
+    return months
+
+
+def _last_day(month: date) -> date:
+    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
+
+
+def day_mask(month: date, first: date, last: date) -> int:
+    """The bits of `month` (its first day; bit 0 is day 1) for its days from `first` to
+    `last`, as analytics.user_active_days keeps them."""
+    low, high = max(first, month), min(last, _last_day(month))
+    if low > high:
+        return 0
+    return ((1 << high.day) - 1) & ~((1 << (low.day - 1)) - 1)
+
+
+def active_users_sql(
+    ends: Sequence[date], conditions: Sequence[tuple[str, str]]
+) -> tuple[str, list[object]]:
+    """Distinct users active on, in the 7 and in the 30 days to, each of `ends`, from the
+    users' day bits where each (column, uuid) of `conditions` holds: one row per user, its
+    months' bits tested against masks worked out here per month and window."""
+    months = month_starts(min(ends) - timedelta(days=29), max(ends))
+    args: list[object] = [months]
+    columns, flags, counts = ["month"], [], []
+    for i, end in enumerate(ends):
+        for window, days in (("daily", 1), ("weekly", 7), ("monthly", 30)):
+            name = f"{window}_{i}"
+            first = end - timedelta(days=days - 1)
+            args.append([day_mask(month, first, end) for month in months])
+            columns.append(name)
+            flags.append(f"bool_or(r.days & m.{name} <> 0) as {name}")
+            counts.append(f"count(*) filter (where s.{name}) as {name}")
+    masks = ", ".join(f"${i + 1}::{'date' if i == 0 else 'bigint'}[]" for i in range(len(args)))
+    where = ["r.month = any($1::date[])"]
+    for column, value in conditions:
+        args.append(value)
+        where.append(f"r.{column} = ${len(args)}::uuid")
+    sql = (
+        f"select {', '.join(counts)} from (select {', '.join(flags)}"
+        f" from analytics.user_active_days r join unnest({masks}) as m ({', '.join(columns)})"
+        f" on m.month = r.month where {' and '.join(where)} group by r.user_id) s"
+    )
+    return sql, args
+
+
 def top_gpts_sql(
     range_: DateRange, filters: Filters, own_only: bool, limit: int
 ) -> tuple[str, list[object]]:
@@ -310,9 +363,15 @@ def top_gpts_sql(
     GPTs' running totals (one row per GPT and month) unless a user or model narrows it, else
     from the two sums the ranking needs over the smallest rollup; their full figures are then
     summed for those GPTs alone."""
-    args: list[object] = [range_.start, range_.end]
     if not own_only and filters.dimensions() <= {"team", "gpt"}:
-        conditions = ["r.month between pg_catalog.date_trunc('month', $1::date)::date and $2"]
+        # per month of the range: the running totals' elements just before it and at its end
+        months = month_starts(range_.start, range_.end)
+        args: list[object] = [
+            months,
+            [(max(range_.start, m) - m).days for m in months],
+            [(min(range_.end, _last_day(m)) - m).days + 1 for m in months],
+        ]
+        conditions = ["r.month = any($1::date[])"]
         for column, value in (
             ("team_id", filters.team_id),
             ("team_id", filters.within_team),
@@ -321,14 +380,17 @@ def top_gpts_sql(
             if value:
                 args.append(value)
                 conditions.append(f"r.{column} = ${len(args)}::uuid")
-        requests = "analytics.running_sum(r.requests, r.month, $1, $2)"
-        cost = "analytics.running_sum(r.cost, r.month, $1, $2)"
         sql = (
-            "select r.gpt_id::text as gpt from analytics.gpt_running_totals r"
-            f" where {' and '.join(conditions)} group by r.gpt_id having sum({requests}) > 0"
-            f" order by sum({requests}) desc, sum({cost}) desc limit {int(limit)}"
+            "select s.gpt from (select r.gpt_id::text as gpt,"
+            " sum(r.requests[m.hi] - coalesce(r.requests[m.lo], 0)) as requests,"
+            " sum(r.cost[m.hi] - coalesce(r.cost[m.lo], 0)) as cost"
+            " from analytics.gpt_running_totals r"
+            " join unnest($1::date[], $2::integer[], $3::integer[]) as m (month, lo, hi)"
+            f" on m.month = r.month where {' and '.join(conditions)} group by r.gpt_id) s"
+            f" where s.requests > 0 order by s.requests desc, s.cost desc limit {int(limit)}"
         )
         return sql, args
+    args = [range_.start, range_.end]
     relation = relation_for(filters.dimensions() | {"gpt"}, own_only)
     where = where_clause(filters, args)
     sql = (

@@ -14,6 +14,7 @@ from gptdesk.analytics.query import (
     Filters,
     UsageQuery,
     Viewer,
+    active_users_sql,
     relation_for,
     top_gpts_sql,
     totals_sql,
@@ -82,24 +83,6 @@ async def _total(
     return rows[0] if rows else reports.figures({})
 
 
-def _active_from_days(ends: int) -> str:
-    """Distinct users active on, in the 7 and in the 30 days to, each of `ends` days ($2…;
-    $1 the earliest day of all): one row per user over the months' day bits."""
-    flags, counts = [], []
-    for i in range(ends):
-        end = f"${i + 2}::date"
-        for window, first in (("daily", end), ("weekly", f"{end} - 6"), ("monthly", f"{end} - 29")):
-            mask = f"analytics.day_mask(r.month, {first}, {end})"
-            flags.append(f"bool_or(r.days & {mask} <> 0) as {window}_{i}")
-            counts.append(f"count(*) filter (where s.{window}_{i}) as {window}_{i}")
-    months = f"pg_catalog.date_trunc('month', $1::date)::date and ${ends + 1}::date"
-    return (
-        f"select {', '.join(counts)} from (select {', '.join(flags)}"
-        f" from analytics.user_active_days r where r.month between {months}{{conditions}}"
-        " group by r.user_id) s"
-    )
-
-
 async def _active_users(
     conn: asyncpg.Connection, ends: tuple[date, ...], filters: Filters, mine: bool
 ) -> list[dict[str, int]]:
@@ -108,18 +91,17 @@ async def _active_users(
     else from the smallest relation that can."""
     relation = relation_for(filters.dimensions() | {"user"}, mine)
     if relation == "public.usage_daily_users":
-        args: list[object] = [min(ends) - timedelta(days=29), *ends]
-        conditions = []
-        for column, value in (
-            ("team_id", filters.team_id),
-            ("user_id", filters.user_id),
-            ("team_id", filters.within_team),
-            ("user_id", filters.within_user),
-        ):
-            if value:
-                args.append(value)
-                conditions.append(f" and r.{column} = ${len(args)}::uuid")
-        sql = _active_from_days(len(ends)).format(conditions="".join(conditions))
+        conditions = [
+            (column, value)
+            for column, value in (
+                ("team_id", filters.team_id),
+                ("user_id", filters.user_id),
+                ("team_id", filters.within_team),
+                ("user_id", filters.within_user),
+            )
+            if value
+        ]
+        sql, args = active_users_sql(ends, conditions)
         row = await conn.fetchrow(sql, *args)
         return [
             {w: row[f"{w}_{i}"] for w in ("daily", "weekly", "monthly")} for i in range(len(ends))
