@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import asyncpg
 
-from gptdesk.analytics.query import day_mask, month_starts
+from gptdesk.analytics.query import DateRange, Filters, day_mask, month_starts, top_gpts_sql
 
 
 def test_month_starts_cover_every_month_touched() -> None:
@@ -43,3 +43,29 @@ async def test_day_masks_equal_the_databases(owner: asyncpg.Connection) -> None:
         *(list(column) for column in zip(*cases, strict=True)),
     )
     assert [row["mask"] for row in found] == [day_mask(*case) for case in cases]
+
+
+async def test_top_gpts_from_running_totals_keep_every_filter(owner: asyncpg.Connection) -> None:
+    """Each narrowing the running totals can answer is stated in their SQL (and the statement
+    runs); a user or model narrowing goes to the rollups instead."""
+    team, gpt = "00000000-0000-4000-8000-00000000000a", "00000000-0000-4000-8000-00000000000b"
+    range_ = DateRange(date(2024, 1, 20), date(2024, 3, 5))
+    for filters, needle in (
+        (Filters(team_id=team), "r.team_id = $4::uuid"),
+        (Filters(within_team=team), "r.team_id = $4::uuid"),
+        (Filters(gpt_id=gpt), "r.gpt_id = $4::uuid"),
+        (Filters(gpt_ids=(gpt,)), "r.gpt_id = any($4::uuid[])"),
+    ):
+        sql, args = top_gpts_sql(range_, filters, False, 10)
+        assert "gpt_running_totals" in sql and needle in sql, filters
+        assert args[:3] == [
+            [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)],
+            [19, 0, 0],
+            [31, 29, 5],
+        ]
+        assert await owner.fetch(sql, *args) == []
+    for filters in (Filters(model="m"), Filters(user_id=team)):
+        sql, _ = top_gpts_sql(range_, filters, False, 10)
+        assert "gpt_running_totals" not in sql, filters
+    sql, _ = top_gpts_sql(range_, Filters(), True, 10)
+    assert "gpt_running_totals" not in sql

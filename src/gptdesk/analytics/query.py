@@ -380,6 +380,9 @@ def top_gpts_sql(
             if value:
                 args.append(value)
                 conditions.append(f"r.{column} = ${len(args)}::uuid")
+        if filters.gpt_ids is not None:
+            args.append(list(filters.gpt_ids))
+            conditions.append(f"r.gpt_id = any(${len(args)}::uuid[])")
         sql = (
             "select s.gpt from (select r.gpt_id::text as gpt,"
             " sum(r.requests[m.hi] - coalesce(r.requests[m.lo], 0)) as requests,"
