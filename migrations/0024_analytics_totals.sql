@@ -58,8 +58,6 @@ create policy "Super admins can view the organization's daily usage" on public.u
   for select to authenticated
   using ((select public.is_super_admin(auth.uid())));
 
-
-
 -- ---------------------------------------------------------------------------------------
 -- Each GPT's running totals through each day of a month, for ranking GPTs over any range.
 -- ---------------------------------------------------------------------------------------
